@@ -1,0 +1,690 @@
+"""Every write to spans, relations and annotation-set state.
+
+Each function takes keyword-only arguments, runs in one transaction with the
+set row locked, checks the actor's role and the expected version, validates
+against the document text and the project schema, bumps the set version and
+records history. Views, the API, importers and the admin all come through here.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from annotations import access
+from annotations.checks import RelationFacts, SpanFacts, SubmitWarning, submit_warnings
+from annotations.exceptions import InvalidInput, NothingToUndo, QuoteMismatch, StaleVersion
+from annotations.models import (
+    AnnotationSet,
+    Change,
+    ChangeAction,
+    ChangeObject,
+    Relation,
+    SetState,
+    Span,
+)
+from annotations.schema import SchemaError
+
+
+class _Unset:
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET: Any = _Unset()
+
+MAX_NOTE_LENGTH = 10_000
+
+
+# --- snapshots for history -------------------------------------------------------------
+
+
+def span_snapshot(span: Span) -> dict[str, Any]:
+    return {
+        "uuid": str(span.uuid),
+        "label": span.label,
+        "start": span.start,
+        "end": span.end,
+        "quote": span.quote,
+        "attributes": span.attributes,
+        "note": span.note,
+        "provenance": span.provenance,
+    }
+
+
+def relation_snapshot(relation: Relation) -> dict[str, Any]:
+    return {
+        "uuid": str(relation.uuid),
+        "type": relation.type,
+        "source": str(relation.source.uuid),
+        "target": str(relation.target.uuid),
+        "attributes": relation.attributes,
+        "note": relation.note,
+        "provenance": relation.provenance,
+    }
+
+
+# --- the shared steps of every write ---------------------------------------------------
+
+
+def _lock_for_write(annotation_set: AnnotationSet, actor: Any, expected_version: int | None) -> AnnotationSet:
+    """Lock the set row, then check role and version against the locked (current) row.
+
+    `expected_version=None` is for trusted internal callers (importers) only.
+    """
+    locked = AnnotationSet.objects.select_for_update().select_related("document__project").get(pk=annotation_set.pk)
+    access.require_can_edit_set(actor, locked)
+    if expected_version is not None and expected_version != locked.version:
+        raise StaleVersion(expected=expected_version, current=locked.version)
+    return locked
+
+
+def _bump_version(locked: AnnotationSet) -> None:
+    locked.version += 1
+    fields = ["version", "updated_at"]
+    if locked.state == SetState.ASSIGNED:
+        locked.state = SetState.IN_PROGRESS
+        fields.append("state")
+    locked.save(update_fields=fields)
+
+
+def _record(
+    locked: AnnotationSet,
+    *,
+    object_type: str,
+    object_uuid: uuid.UUID | str,
+    action: str,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+    actor: Any,
+    group: uuid.UUID,
+    reverts: Change | None = None,
+) -> Change:
+    return Change.objects.create(
+        project_id=locked.document.project_id,
+        annotation_set=locked,
+        object_type=object_type,
+        object_uuid=object_uuid,
+        action=action,
+        before=before,
+        after=after,
+        group=group,
+        set_version=locked.version,
+        reverts=reverts,
+        actor=actor if getattr(actor, "is_authenticated", False) else None,
+    )
+
+
+def _clean_note(note: str) -> str:
+    if not isinstance(note, str):
+        raise InvalidInput("note must be text", field="note")
+    if len(note) > MAX_NOTE_LENGTH:
+        raise InvalidInput(f"note is longer than {MAX_NOTE_LENGTH} characters", field="note")
+    return note
+
+
+def _check_offsets(text: str, start: Any, end: Any, quote: Any) -> None:
+    if isinstance(start, bool) or isinstance(end, bool) or not isinstance(start, int) or not isinstance(end, int):
+        raise InvalidInput("start and end must be whole numbers (code-point offsets)", field="start")
+    if start < 0:
+        raise InvalidInput(f"start {start} is negative", field="start")
+    if end <= start:
+        raise InvalidInput(f"end {end} must be after start {start}: a span covers at least one character", field="end")
+    if end > len(text):
+        raise InvalidInput(f"end {end} is past the end of the text ({len(text)} characters)", field="end")
+    if not isinstance(quote, str):
+        raise InvalidInput("quote must be the text the span covers", field="quote")
+    actual = text[start:end]
+    if actual != quote:
+        raise QuoteMismatch(
+            f"the quote does not match the document text at [{start}, {end}): the text there is {actual[:80]!r}",
+            field="quote",
+        )
+
+
+def _clean_label_and_attributes(locked: AnnotationSet, label: str, attributes: Mapping[str, Any]) -> dict[str, Any]:
+    schema = locked.document.project.parsed_schema
+    try:
+        schema.check_label(label)
+        return schema.clean_attributes(label, attributes)
+    except SchemaError as error:
+        field = "label" if schema.label(label) is None else "attributes"
+        raise InvalidInput(str(error), field=field) from None
+
+
+def _span_in_set(span: Span, locked: AnnotationSet) -> Span:
+    if span.annotation_set_id != locked.pk:
+        raise InvalidInput("the span belongs to another annotation set")
+    try:
+        return Span.objects.select_for_update().get(pk=span.pk)
+    except Span.DoesNotExist:
+        raise InvalidInput("the span no longer exists") from None
+
+
+# --- spans -------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def span_create(
+    *,
+    annotation_set: AnnotationSet,
+    label: str,
+    start: int,
+    end: int,
+    quote: str,
+    actor: Any,
+    expected_version: int | None,
+    attributes: Mapping[str, Any] | None = None,
+    note: str = "",
+    provenance: Mapping[str, Any] | None = None,
+    span_uuid: uuid.UUID | None = None,
+    group: uuid.UUID | None = None,
+) -> Span:
+    """Create a span; the returned span's annotation_set carries the new version.
+
+    Raises InvalidInput (bad offsets, wrong quote, unknown label or attribute),
+    NotAllowed / ReadOnlySet (role, submitted set) or StaleVersion.
+    """
+    locked = _lock_for_write(annotation_set, actor, expected_version)
+    _check_offsets(locked.document.text, start, end, quote)
+    cleaned_attributes = _clean_label_and_attributes(locked, label, attributes or {})
+    now = timezone.now()
+    span = Span(
+        annotation_set=locked,
+        label=label,
+        start=start,
+        end=end,
+        quote=quote,
+        attributes=cleaned_attributes,
+        note=_clean_note(note),
+        provenance=dict(provenance or {}),
+        created_at=now,
+        updated_at=now,
+    )
+    if span_uuid is not None:
+        span.uuid = span_uuid
+    try:
+        with transaction.atomic():
+            span.save()
+    except IntegrityError:
+        raise InvalidInput("a span with this id already exists", field="uuid") from None
+    _bump_version(locked)
+    _record(
+        locked,
+        object_type=ChangeObject.SPAN,
+        object_uuid=span.uuid,
+        action=ChangeAction.CREATE,
+        before=None,
+        after=span_snapshot(span),
+        actor=actor,
+        group=group or uuid.uuid4(),
+    )
+    return span
+
+
+@transaction.atomic
+def span_update(
+    *,
+    span: Span,
+    actor: Any,
+    expected_version: int | None,
+    label: str = UNSET,
+    start: int = UNSET,
+    end: int = UNSET,
+    quote: str = UNSET,
+    attributes: Mapping[str, Any] = UNSET,
+    note: str = UNSET,
+    provenance: Mapping[str, Any] = UNSET,
+    group: uuid.UUID | None = None,
+) -> Span:
+    """Move, relabel, or set attributes / note of a span. Only the given fields change.
+
+    Moving needs start, end and quote together (the quote is checked against the text).
+    A relabel that would break one of the span's links is refused: remove the link first.
+    """
+    locked = _lock_for_write(span.annotation_set, actor, expected_version)
+    current = _span_in_set(span, locked)
+    before = span_snapshot(current)
+    moving = (start, end, quote)
+    if any(value is not UNSET for value in moving):
+        if any(value is UNSET for value in moving):
+            raise InvalidInput("moving a span needs start, end and quote together", field="start")
+        _check_offsets(locked.document.text, start, end, quote)
+        current.start, current.end, current.quote = start, end, quote
+    new_label = current.label if label is UNSET else label
+    if label is not UNSET and label != current.label:
+        _check_relabel_keeps_links(locked, current, new_label)
+        if attributes is UNSET:
+            # Keep only the attributes the new label also defines.
+            allowed = {a.key for a in locked.document.project.parsed_schema.attributes_for(new_label)}
+            attributes = {k: v for k, v in current.attributes.items() if k in allowed}
+    current.label = new_label
+    current.attributes = _clean_label_and_attributes(
+        locked, new_label, current.attributes if attributes is UNSET else attributes
+    )
+    if note is not UNSET:
+        current.note = _clean_note(note)
+    if provenance is not UNSET:
+        current.provenance = dict(provenance)
+    after = span_snapshot(current)
+    if after == before:
+        return current  # nothing changed: no version bump, no history row
+    current.updated_at = timezone.now()
+    current.save()
+    _bump_version(locked)
+    _record(
+        locked,
+        object_type=ChangeObject.SPAN,
+        object_uuid=current.uuid,
+        action=ChangeAction.UPDATE,
+        before=before,
+        after=after,
+        actor=actor,
+        group=group or uuid.uuid4(),
+    )
+    current.annotation_set = locked
+    return current
+
+
+def _check_relabel_keeps_links(locked: AnnotationSet, span: Span, new_label: str) -> None:
+    schema = locked.document.project.parsed_schema
+    links = Relation.objects.filter(annotation_set=locked).filter(source=span) | Relation.objects.filter(
+        annotation_set=locked
+    ).filter(target=span)
+    for relation in links.select_related("source", "target"):
+        from_label = new_label if relation.source_id == span.pk else relation.source.label
+        to_label = new_label if relation.target_id == span.pk else relation.target.label
+        try:
+            schema.check_relation(relation.type, from_label, to_label)
+        except SchemaError as error:
+            raise InvalidInput(
+                f"relabelling to {new_label} would break a {relation.type} link ({error}); remove the link first",
+                field="label",
+            ) from None
+
+
+@transaction.atomic
+def span_delete(*, span: Span, actor: Any, expected_version: int | None, group: uuid.UUID | None = None) -> None:
+    """Delete a span and the links that touch it; history keeps all of them for restore/undo."""
+    locked = _lock_for_write(span.annotation_set, actor, expected_version)
+    current = _span_in_set(span, locked)
+    group = group or uuid.uuid4()
+    _bump_version(locked)
+    touching = Relation.objects.filter(annotation_set=locked).filter(source=current) | Relation.objects.filter(
+        annotation_set=locked
+    ).filter(target=current)
+    for relation in touching.select_related("source", "target"):
+        _record(
+            locked,
+            object_type=ChangeObject.RELATION,
+            object_uuid=relation.uuid,
+            action=ChangeAction.DELETE,
+            before=relation_snapshot(relation),
+            after=None,
+            actor=actor,
+            group=group,
+        )
+    _record(
+        locked,
+        object_type=ChangeObject.SPAN,
+        object_uuid=current.uuid,
+        action=ChangeAction.DELETE,
+        before=span_snapshot(current),
+        after=None,
+        actor=actor,
+        group=group,
+    )
+    current.delete()
+
+
+# --- relations --------------------------------------------------------------------------
+
+
+@transaction.atomic
+def relation_create(
+    *,
+    annotation_set: AnnotationSet,
+    type: str,
+    source: Span,
+    target: Span,
+    actor: Any,
+    expected_version: int | None,
+    attributes: Mapping[str, Any] | None = None,
+    note: str = "",
+    provenance: Mapping[str, Any] | None = None,
+    relation_uuid: uuid.UUID | None = None,
+    group: uuid.UUID | None = None,
+) -> Relation:
+    """Link two spans of the same set. Raises InvalidInput for a cross-set link,
+    a wrong label pair, a self-link or a duplicate."""
+    locked = _lock_for_write(annotation_set, actor, expected_version)
+    if source.annotation_set_id != locked.pk or target.annotation_set_id != locked.pk:
+        raise InvalidInput("both ends of a link must be spans of the same annotation set", field="target")
+    if source.pk == target.pk:
+        raise InvalidInput("a span cannot be linked to itself", field="target")
+    schema = locked.document.project.parsed_schema
+    try:
+        schema.check_relation(type, source.label, target.label)
+        cleaned_attributes = schema.clean_attributes(type, attributes or {})
+    except SchemaError as error:
+        raise InvalidInput(str(error), field="type") from None
+    if Relation.objects.filter(type=type, source=source, target=target).exists():
+        raise InvalidInput(f"these spans are already linked by {type}", field="target")
+    now = timezone.now()
+    relation = Relation(
+        annotation_set=locked,
+        type=type,
+        source=source,
+        target=target,
+        attributes=cleaned_attributes,
+        note=_clean_note(note),
+        provenance=dict(provenance or {}),
+        created_at=now,
+        updated_at=now,
+    )
+    if relation_uuid is not None:
+        relation.uuid = relation_uuid
+    try:
+        with transaction.atomic():
+            relation.save()
+    except IntegrityError:
+        raise InvalidInput("this link already exists", field="target") from None
+    _bump_version(locked)
+    _record(
+        locked,
+        object_type=ChangeObject.RELATION,
+        object_uuid=relation.uuid,
+        action=ChangeAction.CREATE,
+        before=None,
+        after=relation_snapshot(relation),
+        actor=actor,
+        group=group or uuid.uuid4(),
+    )
+    return relation
+
+
+@transaction.atomic
+def relation_update(
+    *,
+    relation: Relation,
+    actor: Any,
+    expected_version: int | None,
+    attributes: Mapping[str, Any] = UNSET,
+    note: str = UNSET,
+    group: uuid.UUID | None = None,
+) -> Relation:
+    locked = _lock_for_write(relation.annotation_set, actor, expected_version)
+    current = Relation.objects.select_for_update().select_related("source", "target").get(pk=relation.pk)
+    before = relation_snapshot(current)
+    if attributes is not UNSET:
+        try:
+            current.attributes = locked.document.project.parsed_schema.clean_attributes(current.type, attributes)
+        except SchemaError as error:
+            raise InvalidInput(str(error), field="attributes") from None
+    if note is not UNSET:
+        current.note = _clean_note(note)
+    after = relation_snapshot(current)
+    if after == before:
+        return current
+    current.updated_at = timezone.now()
+    current.save()
+    _bump_version(locked)
+    _record(
+        locked,
+        object_type=ChangeObject.RELATION,
+        object_uuid=current.uuid,
+        action=ChangeAction.UPDATE,
+        before=before,
+        after=after,
+        actor=actor,
+        group=group or uuid.uuid4(),
+    )
+    return current
+
+
+@transaction.atomic
+def relation_delete(
+    *, relation: Relation, actor: Any, expected_version: int | None, group: uuid.UUID | None = None
+) -> None:
+    locked = _lock_for_write(relation.annotation_set, actor, expected_version)
+    current = Relation.objects.select_related("source", "target").filter(pk=relation.pk).first()
+    if current is None or current.annotation_set_id != locked.pk:
+        raise InvalidInput("the link no longer exists")
+    _bump_version(locked)
+    _record(
+        locked,
+        object_type=ChangeObject.RELATION,
+        object_uuid=current.uuid,
+        action=ChangeAction.DELETE,
+        before=relation_snapshot(current),
+        after=None,
+        actor=actor,
+        group=group or uuid.uuid4(),
+    )
+    current.delete()
+
+
+# --- history: restore and undo -----------------------------------------------------------
+
+
+def _apply_snapshot(locked: AnnotationSet, change: Change, actor: Any, group: uuid.UUID) -> None:
+    """Make the object of `change` look as it did before the change, recording a reverting change."""
+    model = Span if change.object_type == ChangeObject.SPAN else Relation
+    existing = model.objects.filter(uuid=change.object_uuid).first()
+    before = change.before
+    if before is None:  # revert a create: delete the object if it still exists
+        if existing is None:
+            return
+        if isinstance(existing, Span):
+            # Links made to the span after it was created go with it (recorded, restorable).
+            for relation in Relation.objects.filter(source=existing) | Relation.objects.filter(target=existing):
+                _record(
+                    locked,
+                    object_type=ChangeObject.RELATION,
+                    object_uuid=relation.uuid,
+                    action=ChangeAction.DELETE,
+                    before=relation_snapshot(relation),
+                    after=None,
+                    actor=actor,
+                    group=group,
+                    reverts=change,
+                )
+            snapshot = span_snapshot(existing)
+        else:
+            snapshot = relation_snapshot(existing)
+        _record(
+            locked,
+            object_type=change.object_type,
+            object_uuid=change.object_uuid,
+            action=ChangeAction.DELETE,
+            before=snapshot,
+            after=None,
+            actor=actor,
+            group=group,
+            reverts=change,
+        )
+        existing.delete()
+        return
+    if change.object_type == ChangeObject.SPAN:
+        _check_offsets(locked.document.text, before["start"], before["end"], before["quote"])
+        span = existing if isinstance(existing, Span) else Span(annotation_set=locked, uuid=change.object_uuid)
+        previous = span_snapshot(span) if existing is not None else None
+        span.label, span.start, span.end, span.quote = before["label"], before["start"], before["end"], before["quote"]
+        span.attributes, span.note = before.get("attributes", {}), before.get("note", "")
+        span.provenance = before.get("provenance", {})
+        span.updated_at = timezone.now()
+        span.save()
+        after = span_snapshot(span)
+    else:
+        spans = {str(s.uuid): s for s in Span.objects.filter(uuid__in=[before["source"], before["target"]])}
+        if before["source"] not in spans or before["target"] not in spans:
+            raise InvalidInput("this link cannot be restored: one of its spans is gone (restore the span first)")
+        relation = (
+            existing if isinstance(existing, Relation) else Relation(annotation_set=locked, uuid=change.object_uuid)
+        )
+        previous = relation_snapshot(relation) if existing is not None else None
+        relation.type = before["type"]
+        relation.source, relation.target = spans[before["source"]], spans[before["target"]]
+        relation.attributes, relation.note = before.get("attributes", {}), before.get("note", "")
+        relation.provenance = before.get("provenance", {})
+        relation.updated_at = timezone.now()
+        relation.save()
+        after = relation_snapshot(relation)
+    _record(
+        locked,
+        object_type=change.object_type,
+        object_uuid=change.object_uuid,
+        action=ChangeAction.UPDATE if previous is not None else ChangeAction.CREATE,
+        before=previous,
+        after=after,
+        actor=actor,
+        group=group,
+        reverts=change,
+    )
+
+
+@transaction.atomic
+def span_restore(*, change: Change, actor: Any, expected_version: int | None) -> Span:
+    """Restore a deleted span (and the links deleted with it) from its history row."""
+    if change.object_type != ChangeObject.SPAN or change.action != ChangeAction.DELETE:
+        raise InvalidInput("only a span deletion can be restored")
+    locked = _lock_for_write(change.annotation_set, actor, expected_version)
+    if Span.objects.filter(uuid=change.object_uuid).exists():
+        raise InvalidInput("this span exists already; there is nothing to restore")
+    group = uuid.uuid4()
+    _bump_version(locked)
+    _apply_snapshot(locked, change, actor, group)
+    for relation_change in Change.objects.filter(
+        group=change.group, object_type=ChangeObject.RELATION, action=ChangeAction.DELETE
+    ).order_by("pk"):
+        if not Relation.objects.filter(uuid=relation_change.object_uuid).exists():
+            _apply_snapshot(locked, relation_change, actor, group)
+    return Span.objects.get(uuid=change.object_uuid)
+
+
+@transaction.atomic
+def change_undo(*, annotation_set: AnnotationSet, actor: Any, expected_version: int | None) -> list[Change]:
+    """Revert the actor's most recent action in this set (all changes of its group).
+
+    Returns the reverting changes. Raises NothingToUndo when the actor has no
+    action left that has not been undone already.
+    """
+    locked = _lock_for_write(annotation_set, actor, expected_version)
+    actors_changes = Change.objects.filter(annotation_set=locked, actor=actor, reverts__isnull=True).exclude(
+        object_type=ChangeObject.SET
+    )
+    reverted_ids = Change.objects.filter(annotation_set=locked, reverts__isnull=False).values("reverts_id")
+    last = actors_changes.exclude(pk__in=reverted_ids).order_by("-pk").first()
+    if last is None:
+        raise NothingToUndo("There is nothing of yours left to undo in this set.")
+    group_changes = list(Change.objects.filter(group=last.group).exclude(pk__in=reverted_ids).order_by("-pk"))
+    new_group = uuid.uuid4()
+    _bump_version(locked)
+    first_new = Change.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+    # Reverse order: a deleted span comes back before the links that pointed to it.
+    for change in group_changes:
+        _apply_snapshot(locked, change, actor, new_group)
+    return list(Change.objects.filter(group=new_group, pk__gt=first_new).order_by("pk"))
+
+
+# --- set workflow --------------------------------------------------------------------------
+
+
+def annotation_set_warnings(annotation_set: AnnotationSet) -> list[SubmitWarning]:
+    spans = [
+        SpanFacts(str(u), label, start, end)
+        for u, label, start, end in annotation_set.spans.values_list("uuid", "label", "start", "end")
+    ]
+    relations = [
+        RelationFacts(type_, str(source), str(target))
+        for type_, source, target in annotation_set.relations.values_list("type", "source__uuid", "target__uuid")
+    ]
+    return submit_warnings(spans, relations)
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    annotation_set: AnnotationSet
+    warnings: Sequence[SubmitWarning]
+
+
+class SubmitNeedsConfirmation(InvalidInput):
+    """Submit found warnings; the analyst may confirm with a note to submit anyway."""
+
+    code = "submit_warnings"
+
+    def __init__(self, warnings: Sequence[SubmitWarning]) -> None:
+        super().__init__(
+            f"{len(warnings)} check(s) failed: "
+            + "; ".join(w.message for w in warnings[:5])
+            + " Fix them, or submit anyway with a note that says why."
+        )
+        self.warnings = list(warnings)
+
+
+@transaction.atomic
+def annotation_set_submit(
+    *, annotation_set: AnnotationSet, actor: Any, expected_version: int | None, override_note: str = ""
+) -> SubmitResult:
+    """Mark an analyst's set submitted (read-only from then on).
+
+    If the checks warn, the submit is refused with SubmitNeedsConfirmation unless
+    `override_note` explains why; the note is kept in history.
+    """
+    locked = _lock_for_write(annotation_set, actor, expected_version)
+    if locked.is_gold:
+        raise InvalidInput("the gold version is finished by a reviewer, not submitted")
+    schema = locked.document.project.parsed_schema
+    for span in locked.spans.all():
+        try:
+            schema.clean_attributes(span.label, span.attributes, require=True)
+        except SchemaError as error:
+            raise InvalidInput(f"span {span.quote[:40]!r}: {error}", field="attributes") from None
+    warnings = annotation_set_warnings(locked)
+    if warnings and not override_note.strip():
+        raise SubmitNeedsConfirmation(warnings)
+    before = {"state": locked.state}
+    locked.state = SetState.SUBMITTED
+    locked.submitted_at = timezone.now()
+    locked.version += 1
+    locked.save(update_fields=["state", "submitted_at", "version", "updated_at"])
+    _record(
+        locked,
+        object_type=ChangeObject.SET,
+        object_uuid=locked.uuid,
+        action=ChangeAction.UPDATE,
+        before=before,
+        after={"state": locked.state, "override_note": _clean_note(override_note), "warnings": len(warnings)},
+        actor=actor,
+        group=uuid.uuid4(),
+    )
+    return SubmitResult(annotation_set=locked, warnings=warnings)
+
+
+@transaction.atomic
+def annotation_set_reopen(*, annotation_set: AnnotationSet, actor: Any, reason: str = "") -> AnnotationSet:
+    """Reopen a submitted analyst set or a finished gold set (reviewers and managers)."""
+    locked = AnnotationSet.objects.select_for_update().select_related("document__project").get(pk=annotation_set.pk)
+    access.require_can_review(actor, locked.document.project)
+    if locked.state not in (SetState.SUBMITTED, SetState.ADJUDICATED):
+        raise InvalidInput("only a submitted or finished set can be reopened")
+    before = {"state": locked.state}
+    locked.state = SetState.OPEN if locked.is_gold else SetState.IN_PROGRESS
+    locked.version += 1
+    locked.save(update_fields=["state", "version", "updated_at"])
+    _record(
+        locked,
+        object_type=ChangeObject.SET,
+        object_uuid=locked.uuid,
+        action=ChangeAction.UPDATE,
+        before=before,
+        after={"state": locked.state, "reason": _clean_note(reason)},
+        actor=actor,
+        group=uuid.uuid4(),
+    )
+    return locked

@@ -1,0 +1,59 @@
+"""Fixtures: users by role in one project, a second project, logged-in clients."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from annotations.models import AnnotationSet, Document, Project, Role
+from annotations.services import projects
+from tests.factories import DocumentFactory, UserFactory
+
+
+@pytest.fixture(autouse=True)
+def _media_root(settings: Any, tmp_path: Any) -> None:
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@dataclass
+class World:
+    """One project with a manager, a reviewer and two analysts, one document assigned to both."""
+
+    project: Project
+    manager: Any
+    reviewer: Any
+    analyst: Any
+    other_analyst: Any
+    outsider: Any
+    document: Document
+    analyst_set: AnnotationSet
+    other_set: AnnotationSet
+
+
+@pytest.fixture
+def world(db: Any) -> World:
+    manager = UserFactory(username="manager")
+    project = projects.project_create(name="Election coverage", actor=manager)
+    reviewer, analyst, other_analyst = (UserFactory(username=n) for n in ("reviewer", "analyst", "analyst2"))
+    projects.membership_set_role(project=project, user=reviewer, role=Role.REVIEWER, actor=manager)
+    projects.membership_set_role(project=project, user=analyst, role=Role.ANNOTATOR, actor=manager)
+    projects.membership_set_role(project=project, user=other_analyst, role=Role.ANNOTATOR, actor=manager)
+    outsider = UserFactory(username="outsider")
+    projects.project_create(name="Someone else's project", actor=outsider)
+    document = DocumentFactory(project=project)
+    analyst_set = projects.annotation_set_assign(document=document, annotator=analyst, actor=manager)
+    other_set = projects.annotation_set_assign(document=document, annotator=other_analyst, actor=manager)
+    return World(project, manager, reviewer, analyst, other_analyst, outsider, document, analyst_set, other_set)
+
+
+@pytest.fixture
+def client_for(db: Any) -> Any:
+    def make(user: Any) -> Client:
+        client = Client()
+        client.force_login(user)
+        return client
+
+    return make
