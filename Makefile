@@ -8,9 +8,13 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 # The embedded default for local use: SQLite, filesystem broker, DEBUG on.
 DEV_ENV := DEBUG=True
+# The production commands; docker-compose.yml runs exactly these (a test checks it).
+WEB_CMD := gunicorn workbench.wsgi:application --bind 0.0.0.0:8000 --workers 4 --timeout 60 --access-logfile -
+WORKER_CMD := celery -A workbench worker --loglevel=INFO --concurrency=2
+MIGRATE_CMD := python manage.py migrate --noinput
 
 .DEFAULT_GOAL := help
-.PHONY: help run test check lint fmt typecheck bench install install-dev migrate demo worker clean
+.PHONY: help run test check lint fmt typecheck bench install install-dev migrate demo worker serve-prod clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -38,8 +42,12 @@ demo: migrate  ## load the demo project and users (once)
 run: demo  ## set up and serve on http://127.0.0.1:8000 with a Celery worker (Ctrl-C stops both)
 	$(DEV_ENV) HOST=$(HOST) PORT=$(PORT) PY=$(PY) scripts/serve.sh
 
-worker: install  ## run only a Celery worker
-	$(DEV_ENV) $(VENV)/bin/celery -A workbench worker --loglevel=INFO --concurrency=2
+worker: install  ## run only a Celery worker (uses the environment's settings)
+	$(VENV)/bin/$(WORKER_CMD)
+
+serve-prod: install  ## run gunicorn as in production (needs SECRET_KEY, ALLOWED_HOSTS; after collectstatic)
+	$(VENV)/bin/$(MIGRATE_CMD)
+	$(VENV)/bin/$(WEB_CMD)
 
 test: install-dev  ## set up and run the whole test suite
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -58,7 +66,7 @@ typecheck: install-dev  ## mypy over the app
 check: lint typecheck test  ## what CI runs: lint, types, tests
 
 bench: install-dev  ## run the benchmarks in bench/ (set DATABASE_URL for PostgreSQL)
-	@for script in bench/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+	@for script in bench/*_bench.py; do name=$$(basename $$script .py); echo "== $$name"; $(PY) -m bench.$$name || exit 1; done
 
 clean:  ## remove the virtualenv and local data (var/)
 	rm -rf $(VENV) var
