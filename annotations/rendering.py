@@ -11,9 +11,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import markdown as markdown_lib
 import nh3
+
+if TYPE_CHECKING:
+    from django.utils.safestring import SafeString
 
 _ALLOWED_TAGS = {
     "a", "abbr", "b", "blockquote", "br", "code", "em", "h1", "h2", "h3", "h4", "hr", "i", "kbd", "li",
@@ -27,16 +31,21 @@ def label_initials(name: str) -> str:
     return "".join(w[0].upper() for w in words)[:3] or "?"
 
 
-def render_markdown(source: str) -> str:
+def render_markdown(source: str) -> SafeString:
     """Markdown to HTML through an allow-list sanitiser (nh3): no scripts, styles or handlers."""
+    from django.utils.safestring import mark_safe
+
     html = markdown_lib.markdown(source, extensions=["tables", "sane_lists"], output_format="html")
-    return nh3.clean(
+    cleaned = nh3.clean(
         html,
         tags=_ALLOWED_TAGS,
         attributes={"a": {"href", "title"}, "abbr": {"title"}, "td": {"align"}, "th": {"align"}},
         url_schemes={"http", "https", "mailto"},
         link_rel="noopener noreferrer nofollow",
     )
+    # Safe: nh3 has just reduced the HTML to the allow-list above (no scripts, styles, handlers or
+    # javascript: links). Without this the template escapes it again and the page shows raw tags.
+    return mark_safe(cleaned)  # noqa: S308
 
 
 @dataclass(frozen=True)

@@ -87,6 +87,8 @@ def _highlighted_text(text: str, annotation_set: AnnotationSet | None) -> dict[s
         if annotation_set
         else {}
     )
+    for span in spans:
+        span.label_class = f"lab-{label_index.get(span.label, 'x')}"  # type: ignore[attr-defined]
     return {
         "document_html": document_html(segment_text(text, marks), depths, label_index),
         "label_index": label_index,

@@ -18,6 +18,21 @@ def _media_root(settings: Any, tmp_path: Any) -> None:
     settings.MEDIA_ROOT = tmp_path / "media"
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings: Any) -> None:
+    # PBKDF2's million rounds cost ~0.5 s per user; `world` makes six. Tests check logins, not hash strength.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _static_files_without_collectstatic(settings: Any) -> None:
+    # With DEBUG off the manifest storage needs `collectstatic` first; pages under test read the source files.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
 @dataclass
 class World:
     """One project with a manager, a reviewer and two analysts, one document assigned to both."""

@@ -363,6 +363,12 @@ def relation_create(
     """Link two spans of the same set. Raises InvalidInput for a cross-set link,
     a wrong label pair, a self-link or a duplicate."""
     locked = _lock_for_write(annotation_set, actor, expected_version)
+    # Read both ends again under the lock: the caller's objects may be stale (deleted or
+    # relabelled since it loaded them), and a link to a deleted span would only fail at commit.
+    ends = {span.pk: span for span in Span.objects.select_for_update().filter(pk__in=[source.pk, target.pk])}
+    if source.pk not in ends or target.pk not in ends:
+        raise InvalidInput("one end of the link no longer exists (it was deleted)", field="target")
+    source, target = ends[source.pk], ends[target.pk]
     if source.annotation_set_id != locked.pk or target.annotation_set_id != locked.pk:
         raise InvalidInput("both ends of a link must be spans of the same annotation set", field="target")
     if source.pk == target.pk:
@@ -419,7 +425,9 @@ def relation_update(
     group: uuid.UUID | None = None,
 ) -> Relation:
     locked = _lock_for_write(relation.annotation_set, actor, expected_version)
-    current = Relation.objects.select_for_update().select_related("source", "target").get(pk=relation.pk)
+    current = Relation.objects.select_for_update().select_related("source", "target").filter(pk=relation.pk).first()
+    if current is None or current.annotation_set_id != locked.pk:
+        raise InvalidInput("the link no longer exists")
     before = relation_snapshot(current)
     if attributes is not UNSET:
         try:
