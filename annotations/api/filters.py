@@ -1,0 +1,94 @@
+"""Allow-listed filters for the list endpoints (DESIGN rule 2: no client-chosen
+field names reach the ORM), and the one query form of "which sets may this user
+see" that project-wide lists share."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import django_filters
+from django.db.models import Q
+
+from annotations import access
+from annotations.models import AnnotationSet, Change, Document, Project, Relation, Role, SetState, Span
+
+
+def visible_sets_q(user: Any, project: Project, prefix: str = "") -> Q:
+    """Q over AnnotationSet (reached through `prefix`) matching access.can_view_set, for one project.
+
+    Reviewers and managers see every set; analysts their own, others' too when
+    blind mode is off, and gold once their own set of that document is submitted.
+    """
+    role = access.role_in(user, project)
+    if role is None:
+        return Q(pk__in=[])
+    if role in (Role.REVIEWER, Role.MANAGER):
+        return Q()
+    own = Q(**{f"{prefix}annotator": user})
+    submitted_docs = AnnotationSet.objects.filter(
+        document__project=project, annotator=user, state=SetState.SUBMITTED
+    ).values("document_id")
+    gold = Q(**{f"{prefix}is_gold": True, f"{prefix}document_id__in": submitted_docs})
+    if project.blind_mode:
+        return own | gold
+    return own | Q(**{f"{prefix}is_gold": False}) | gold
+
+
+class DocumentFilter(django_filters.FilterSet):
+    updated_after = django_filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gt")
+    external_id = django_filters.CharFilter(field_name="external_id")
+
+    class Meta:
+        model = Document
+        fields = ["updated_after", "external_id"]
+
+
+class AnnotationSetFilter(django_filters.FilterSet):
+    document = django_filters.NumberFilter(field_name="document_id")
+    analyst = django_filters.NumberFilter(field_name="annotator_id")
+    state = django_filters.ChoiceFilter(choices=SetState.choices)
+    gold = django_filters.BooleanFilter(field_name="is_gold")
+    updated_after = django_filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gt")
+
+    class Meta:
+        model = AnnotationSet
+        fields = ["document", "analyst", "state", "gold", "updated_after"]
+
+
+class SpanFilter(django_filters.FilterSet):
+    document = django_filters.NumberFilter(field_name="annotation_set__document_id")
+    annotation_set = django_filters.NumberFilter(field_name="annotation_set_id")
+    label = django_filters.CharFilter(field_name="label")
+    analyst = django_filters.NumberFilter(field_name="annotation_set__annotator_id")
+    state = django_filters.ChoiceFilter(field_name="annotation_set__state", choices=SetState.choices)
+    gold = django_filters.BooleanFilter(field_name="annotation_set__is_gold")
+    updated_after = django_filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gt")
+
+    class Meta:
+        model = Span
+        fields = ["document", "annotation_set", "label", "analyst", "state", "gold", "updated_after"]
+
+
+class RelationFilter(django_filters.FilterSet):
+    document = django_filters.NumberFilter(field_name="annotation_set__document_id")
+    annotation_set = django_filters.NumberFilter(field_name="annotation_set_id")
+    type = django_filters.CharFilter(field_name="type")
+    analyst = django_filters.NumberFilter(field_name="annotation_set__annotator_id")
+    state = django_filters.ChoiceFilter(field_name="annotation_set__state", choices=SetState.choices)
+    gold = django_filters.BooleanFilter(field_name="annotation_set__is_gold")
+    updated_after = django_filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gt")
+
+    class Meta:
+        model = Relation
+        fields = ["document", "annotation_set", "type", "analyst", "state", "gold", "updated_after"]
+
+
+class ChangeFilter(django_filters.FilterSet):
+    document = django_filters.NumberFilter(field_name="annotation_set__document_id")
+    annotation_set = django_filters.NumberFilter(field_name="annotation_set_id")
+    object_type = django_filters.ChoiceFilter(choices=[("span", "span"), ("relation", "relation"), ("set", "set")])
+    gold = django_filters.BooleanFilter(field_name="annotation_set__is_gold")
+
+    class Meta:
+        model = Change
+        fields = ["document", "annotation_set", "object_type", "gold"]

@@ -1,0 +1,234 @@
+"""API shapes. Output serializers describe what the views return (the hot list
+paths build the same dicts from .values() rows, see views.py); input
+serializers check shape only — the services check meaning."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from annotations.services.documents import METADATA_FIELDS
+
+
+class ErrorItemSerializer(serializers.Serializer[Any]):
+    item = serializers.CharField()
+    index = serializers.IntegerField()
+    field = serializers.CharField(allow_null=True)
+    message = serializers.CharField()
+
+
+class ErrorSerializer(serializers.Serializer[Any]):
+    code = serializers.CharField(help_text="Stable, for programs: not_found, invalid, quote_mismatch, stale_version…")
+    message = serializers.CharField(help_text="For people: what is wrong and why.")
+    field = serializers.CharField(allow_null=True, help_text="The input field at fault, if one is.")
+    errors = ErrorItemSerializer(many=True, required=False, help_text="Bulk requests: every bad item.")
+
+
+class ProjectSerializer(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    uuid = serializers.UUIDField()
+    name = serializers.CharField()
+    description = serializers.CharField()
+    guidelines = serializers.CharField(help_text="Markdown.")
+    schema = serializers.JSONField(help_text="Labels, relation types and attributes.")
+    annotators_per_document = serializers.IntegerField()
+    blind_mode = serializers.BooleanField()
+    role = serializers.CharField(help_text="Your role in the project.")
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+class MemberSerializer(serializers.Serializer[Any]):
+    id = serializers.IntegerField(help_text="The membership id.")
+    user = serializers.IntegerField(help_text="The user id (the `analyst` filter takes it).")
+    username = serializers.CharField()
+    role = serializers.CharField()
+
+
+class DocumentSerializer(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    uuid = serializers.UUIDField()
+    project = serializers.IntegerField()
+    title = serializers.CharField()
+    text_sha256 = serializers.CharField()
+    source_url = serializers.CharField()
+    outlet = serializers.CharField()
+    author = serializers.CharField()
+    published_date = serializers.DateField(allow_null=True)
+    language = serializers.CharField()
+    external_id = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+    text = serializers.CharField(required=False, help_text="In lists only with ?include=text.")
+
+
+class DocumentCreateSerializer(serializers.Serializer[Any]):
+    text = serializers.CharField(trim_whitespace=False, max_length=5_000_000)
+    title = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
+    source_url = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+    outlet = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    author = serializers.CharField(required=False, allow_blank=True, max_length=300)
+    published_date = serializers.DateField(required=False, allow_null=True)
+    language = serializers.CharField(required=False, allow_blank=True, max_length=20)
+    external_id = serializers.CharField(required=False, allow_blank=True, max_length=200)
+
+    def metadata(self) -> dict[str, Any]:
+        return {key: self.validated_data[key] for key in METADATA_FIELDS if key in self.validated_data}
+
+
+class AnnotationSetSerializer(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    uuid = serializers.UUIDField()
+    document = serializers.IntegerField()
+    analyst = serializers.IntegerField(allow_null=True, help_text="The analyst's user id; null for gold.")
+    is_gold = serializers.BooleanField()
+    state = serializers.CharField()
+    version = serializers.IntegerField(help_text="Also the ETag; name it in If-Match when you write.")
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+    submitted_at = serializers.DateTimeField(allow_null=True)
+
+
+class SpanSerializer(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    uuid = serializers.UUIDField()
+    annotation_set = serializers.IntegerField()
+    document = serializers.IntegerField()
+    label = serializers.CharField()
+    start = serializers.IntegerField(help_text="Code-point offset, inclusive.")
+    end = serializers.IntegerField(help_text="Code-point offset, exclusive.")
+    quote = serializers.CharField(help_text="text[start:end].")
+    attributes = serializers.DictField()
+    note = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+class SpanCreateSerializer(serializers.Serializer[Any]):
+    uuid = serializers.UUIDField(required=False, help_text="Your own stable id for the span, if you have one.")
+    label = serializers.CharField(max_length=40)
+    start = serializers.IntegerField(min_value=0, max_value=2**31 - 1)
+    end = serializers.IntegerField(min_value=0, max_value=2**31 - 1)
+    quote = serializers.CharField(trim_whitespace=False, max_length=5_000_000)
+    attributes = serializers.DictField(required=False, default=dict)
+    note = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False, default="")
+
+
+class SpanUpdateSerializer(serializers.Serializer[Any]):
+    label = serializers.CharField(max_length=40, required=False)
+    start = serializers.IntegerField(min_value=0, max_value=2**31 - 1, required=False)
+    end = serializers.IntegerField(min_value=0, max_value=2**31 - 1, required=False)
+    quote = serializers.CharField(trim_whitespace=False, max_length=5_000_000, required=False)
+    attributes = serializers.DictField(required=False)
+    note = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+
+
+class RelationSerializer(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    uuid = serializers.UUIDField()
+    annotation_set = serializers.IntegerField()
+    document = serializers.IntegerField()
+    type = serializers.CharField()
+    source = serializers.UUIDField(help_text="The source span's uuid.")
+    target = serializers.UUIDField(help_text="The target span's uuid.")
+    attributes = serializers.DictField()
+    note = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+class RelationCreateSerializer(serializers.Serializer[Any]):
+    uuid = serializers.UUIDField(required=False)
+    type = serializers.CharField(max_length=40)
+    source = serializers.UUIDField(help_text="The source span's uuid (same set).")
+    target = serializers.UUIDField(help_text="The target span's uuid (same set).")
+    attributes = serializers.DictField(required=False, default=dict)
+    note = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False, default="")
+
+
+class RelationUpdateSerializer(serializers.Serializer[Any]):
+    attributes = serializers.DictField(required=False)
+    note = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+
+
+class BulkSpanItemSerializer(serializers.Serializer[Any]):
+    uuid = serializers.UUIDField(required=False)
+    label = serializers.CharField()
+    start = serializers.IntegerField()
+    end = serializers.IntegerField()
+    quote = serializers.CharField()
+    attributes = serializers.DictField(required=False)
+    note = serializers.CharField(required=False)
+
+
+class BulkRelationItemSerializer(serializers.Serializer[Any]):
+    uuid = serializers.UUIDField(required=False)
+    type = serializers.CharField()
+    source = serializers.UUIDField(help_text="A span uuid from this request or already in the set.")
+    target = serializers.UUIDField()
+    attributes = serializers.DictField(required=False)
+    note = serializers.CharField(required=False)
+
+
+class BulkRequestSerializer(serializers.Serializer[Any]):
+    """Documentation only: items are checked one by one by the bulk service, which
+    reports every bad item with its index (a serializer would stop at shapes)."""
+
+    spans = BulkSpanItemSerializer(many=True, required=False)
+    relations = BulkRelationItemSerializer(many=True, required=False)
+
+
+class BulkResultSerializer(serializers.Serializer[Any]):
+    annotation_set = serializers.IntegerField()
+    version = serializers.IntegerField()
+    spans = serializers.ListField(child=serializers.UUIDField())
+    relations = serializers.ListField(child=serializers.UUIDField())
+
+
+class ChangeSerializer(serializers.Serializer[Any]):
+    id = serializers.IntegerField(help_text="Feed position: pass the last one you saw as ?after=.")
+    object_type = serializers.ChoiceField(choices=["span", "relation", "set"])
+    object_uuid = serializers.UUIDField()
+    action = serializers.ChoiceField(choices=["create", "update", "delete"], help_text="delete = tombstone.")
+    annotation_set = serializers.IntegerField()
+    document = serializers.IntegerField()
+    set_version = serializers.IntegerField()
+    before = serializers.JSONField(allow_null=True)
+    after = serializers.JSONField(allow_null=True, help_text="The object's state after the change; null if deleted.")
+    created_at = serializers.DateTimeField()
+
+
+class ChangePageSerializer(serializers.Serializer[Any]):
+    results = ChangeSerializer(many=True)
+    next_after = serializers.IntegerField(help_text="Pass as ?after= next time.")
+    has_more = serializers.BooleanField(help_text="More changes are ready now; ask again at once.")
+
+
+class TokenWhoamiSerializer(serializers.Serializer[Any]):
+    user = serializers.IntegerField()
+    username = serializers.CharField()
+    token = serializers.CharField(allow_null=True, help_text="The token's name, or null for a session.")
+
+
+def page_of(item: type[serializers.Serializer[Any]]) -> type[serializers.Serializer[Any]]:
+    """The cursor-paginated envelope of a list: {next, previous, results}, uniquely named per item."""
+    name = item.__name__.removesuffix("Serializer") + "PageSerializer"
+    return type(
+        name,
+        (serializers.Serializer,),
+        {
+            "next": serializers.URLField(allow_null=True, help_text="The next page's URL, null on the last page."),
+            "previous": serializers.URLField(allow_null=True),
+            "results": item(many=True),
+            "__module__": __name__,
+        },
+    )
+
+
+ProjectPageSerializer = page_of(ProjectSerializer)
+MemberPageSerializer = page_of(MemberSerializer)
+DocumentPageSerializer = page_of(DocumentSerializer)
+AnnotationSetPageSerializer = page_of(AnnotationSetSerializer)
+SpanPageSerializer = page_of(SpanSerializer)
+RelationPageSerializer = page_of(RelationSerializer)

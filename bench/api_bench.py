@@ -1,0 +1,202 @@
+"""REST API benchmark (issue 4). Prints figures; run it on PostgreSQL with your own database:
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/cb_api_bench .venv/bin/python bench/api_bench.py
+
+Measures server time through Django's WSGI handler in-process (the test client: no
+network, no gunicorn), with real token authentication, throttling and serialisation:
+- page through N spans (default 1,000,000) with page_size=1000, report spans/s;
+- page through 10,000 documents with their text (include=text, page_size=1000);
+- create 500 spans one request at a time, report p50/p95/p99;
+- bulk-create 10,000 spans in one request.
+Each figure is the median of --runs runs. The data is created once and reused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "workbench.settings")
+# DEBUG off, as in production (DEBUG on would also keep every SQL query in memory).
+os.environ.setdefault("DEBUG", "False")
+os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-that-is-long-enough-0123456789")
+os.environ.setdefault("HTTPS", "False")
+os.environ.setdefault("ALLOWED_HOSTS", "testserver")
+os.environ.setdefault("API_THROTTLE_TOKEN", "1000000/min")
+os.environ.setdefault("AXES_ENABLED", "False")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.conf import settings  # noqa: E402
+from django.contrib.auth import get_user_model  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.db import connection  # noqa: E402
+from rest_framework.test import APIClient  # noqa: E402
+
+from annotations.models import AnnotationSet, Document, Project, Role, SetState, Span  # noqa: E402
+from annotations.services import projects, tokens  # noqa: E402
+from annotations.text import text_sha256  # noqa: E402
+
+WORDS = [
+    "the",
+    "minister",
+    "said",
+    "taxes",
+    "will",
+    "fall",
+    "next",
+    "year",
+    "while",
+    "critics",
+    "replied",
+    "that",
+    "the",
+    "budget",
+    "shows",
+    "a",
+    "rise",
+]
+
+
+def article(n: int, words: int) -> str:
+    body = " ".join(WORDS[(n + i) % len(WORDS)] for i in range(words))
+    return f"Article {n}. {body}."
+
+
+def setup_data(span_total: int, doc_total: int) -> tuple[Project, AnnotationSet, str]:
+    user_model = get_user_model()
+    manager, _ = user_model.objects.get_or_create(username="bench-manager")
+    analyst, _ = user_model.objects.get_or_create(username="bench-analyst")
+    project = Project.objects.filter(name="API bench").first()
+    if project is None:
+        project = projects.project_create(name="API bench", actor=manager)
+        projects.membership_set_role(project=project, user=analyst, role=Role.ANNOTATOR, actor=manager)
+    have_docs = Document.objects.filter(project=project).count()
+    if have_docs < doc_total:
+        print(f"creating {doc_total - have_docs} documents…", flush=True)
+        batch = []
+        for n in range(have_docs, doc_total):
+            text = article(n, 500)  # about 3 KB each
+            batch.append(Document(project=project, title=f"Article {n}", text=text, text_sha256=text_sha256(text)))
+        Document.objects.bulk_create(batch, batch_size=1000)
+    # One long document holds the bulk and single-create spans; one analyst set per run.
+    big_text = article(10**9, 12_000)
+    big, _ = Document.objects.get_or_create(
+        project=project, text_sha256=text_sha256(big_text), defaults={"title": "Long article", "text": big_text}
+    )
+    pull_set, _ = AnnotationSet.objects.get_or_create(
+        document=Document.objects.filter(project=project).order_by("pk").first(), annotator=analyst,
+        defaults={"state": SetState.IN_PROGRESS},
+    )  # fmt: skip
+    have_spans = Span.objects.filter(annotation_set=pull_set).count()
+    if have_spans < span_total:
+        print(f"creating {span_total - have_spans} spans to pull…", flush=True)
+        text = pull_set.document.text
+        quote = text[0:7]
+        remaining = span_total - have_spans
+        while remaining:
+            count = min(remaining, 20_000)
+            Span.objects.bulk_create(
+                [Span(annotation_set=pull_set, label="claim", start=0, end=7, quote=quote) for _ in range(count)],
+                batch_size=20_000,
+            )
+            remaining -= count
+    if connection.vendor == "postgresql":
+        # Fresh bulk-loaded tables have no statistics yet; autovacuum would get there, the bench should not wait.
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
+    secret = tokens.api_token_create(user=analyst, name=f"bench {uuid.uuid4().hex[:6]}").secret
+    return project, big, secret
+
+
+def fresh_set(big: Document, analyst_name: str) -> AnnotationSet:
+    user_model = get_user_model()
+    analyst = user_model.objects.get(username="bench-analyst")
+    AnnotationSet.objects.filter(document=big, annotator=analyst).delete()
+    return AnnotationSet.objects.create(document=big, annotator=analyst)
+
+
+def page_all(client: APIClient, url: str) -> tuple[int, float]:
+    count, started = 0, time.perf_counter()
+    while url:
+        response = client.get(url)
+        assert response.status_code == 200, response.content[:300]
+        body = response.json()
+        count += len(body["results"])
+        url = body["next"]
+    return count, time.perf_counter() - started
+
+
+def word_offsets(text: str) -> list[tuple[int, int]]:
+    offsets, position = [], 0
+    for word in text.split(" "):
+        offsets.append((position, position + len(word)))
+        position += len(word) + 1
+    return offsets
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--spans", type=int, default=1_000_000)
+    parser.add_argument("--documents", type=int, default=10_000)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    print(f"database: {connection.vendor} {settings.DATABASES['default']['NAME']}")
+    call_command("migrate", verbosity=0)
+    project, big, secret = setup_data(args.spans, args.documents)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+
+    rates = []
+    for _ in range(args.runs):
+        count, seconds = page_all(client, f"/api/v1/projects/{project.pk}/spans/?page_size=1000")
+        rates.append(count / seconds)
+    print(f"pull spans: {count} spans, median {statistics.median(rates):,.0f} spans/s (target >= 50,000)")
+
+    times = []
+    for _ in range(args.runs):
+        count, seconds = page_all(client, f"/api/v1/projects/{project.pk}/documents/?include=text&page_size=1000")
+        times.append(seconds)
+    print(f"pull documents with text: {count} documents, median {statistics.median(times):.2f} s (target <= 3 s)")
+
+    timings: list[float] = []
+    offsets = word_offsets(big.text)
+    for _ in range(args.runs):
+        annotation_set = fresh_set(big, "bench-analyst")
+        version = annotation_set.version
+        for start, end in offsets[:500]:
+            body = {"label": "claim", "start": start, "end": end, "quote": big.text[start:end]}
+            started = time.perf_counter()
+            response = client.post(
+                f"/api/v1/sets/{annotation_set.pk}/spans/", body, format="json", HTTP_IF_MATCH=f'"{version}"'
+            )
+            timings.append((time.perf_counter() - started) * 1000)
+            assert response.status_code == 201, response.content[:300]
+            version += 1
+    q = statistics.quantiles(timings, n=100)
+    print(f"single create: {len(timings)} requests, p50 {q[49]:.1f} ms, p95 {q[94]:.1f} ms, p99 {q[98]:.1f} ms "
+          "(targets p50 <= 8, p99 <= 20)")  # fmt: skip
+
+    bulk_times = []
+    for _ in range(args.runs):
+        annotation_set = fresh_set(big, "bench-analyst")
+        spans = [{"label": "claim", "start": s, "end": e, "quote": big.text[s:e]} for s, e in offsets[:10_000]]
+        started = time.perf_counter()
+        response = client.post(
+            f"/api/v1/sets/{annotation_set.pk}/bulk/", {"spans": spans}, format="json", HTTP_IF_MATCH='"1"'
+        )
+        bulk_times.append(time.perf_counter() - started)
+        assert response.status_code == 201, response.content[:300]
+    print(f"bulk create: 10,000 spans, median {statistics.median(bulk_times):.2f} s (target <= 1 s)")
+
+
+if __name__ == "__main__":
+    main()
