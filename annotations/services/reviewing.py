@@ -1,0 +1,688 @@
+"""Adjudication: turning several analysts' submitted sets into one gold set.
+
+The decision points come from annotations/adjudication.py (pure). Each reviewer
+decision is a `GoldDecision` row keyed by the point's stable key, and the gold
+items it produces are written through services/annotating.py, so gold edits get
+the same validation, versioning and history as an analyst's. Re-merging
+(`gold_build`) only ever adds pre-accepted items for points nobody has decided:
+it never deletes a gold item and never changes a decision.
+"""
+
+from __future__ import annotations
+
+import string
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from annotations import access
+from annotations.adjudication import (
+    RelationPoint,
+    RelationVote,
+    Rule,
+    SpanPoint,
+    SpanVote,
+    Version,
+    merged_extent,
+    relation_points,
+    span_points,
+)
+from annotations.exceptions import InvalidInput, ReadOnlySet, StaleVersion
+from annotations.models import (
+    AnnotationSet,
+    Change,
+    ChangeAction,
+    ChangeObject,
+    DecisionAction,
+    Document,
+    GoldDecision,
+    Relation,
+    SetState,
+    Span,
+)
+from annotations.services import annotating
+
+MAX_RATIONALE_LENGTH = 10_000
+
+
+# --- reading the review state --------------------------------------------------------------
+
+
+def display_names(sets: Sequence[AnnotationSet], *, hide: bool) -> dict[str, str]:
+    """Analyst id (as text) -> what reviewers see: the username, or "Analyst A, B, C" in set order."""
+    names: dict[str, str] = {}
+    for index, annotation_set in enumerate(sorted(sets, key=lambda s: s.pk)):
+        if hide:
+            letters = string.ascii_uppercase
+            tag = letters[index % 26] + (str(index // 26) if index >= 26 else "")
+            names[str(annotation_set.annotator_id)] = f"Analyst {tag}"
+        else:
+            names[str(annotation_set.annotator_id)] = annotation_set.annotator.get_username()
+    return names
+
+
+@dataclass
+class ReviewState:
+    """Everything the adjudication page and the services need about one document."""
+
+    document: Document
+    gold: AnnotationSet | None
+    submitted: list[AnnotationSet]
+    pending: list[AnnotationSet]
+    names: dict[str, str]
+    rule: Rule
+    span_points: list[SpanPoint]
+    relation_points: list[RelationPoint]
+    decisions: dict[str, GoldDecision]
+    gold_spans: list[Span]
+    gold_relations: list[Relation]
+    spans_by_uuid: dict[str, SpanVote] = field(default_factory=dict)
+
+    @property
+    def analysts(self) -> tuple[str, ...]:
+        return tuple(str(s.annotator_id) for s in self.submitted)
+
+    def gold_span_for(self, point_key: str) -> Span | None:
+        decision = self.decisions.get(point_key)
+        if decision is None or not decision.result_uuids:
+            return None
+        wanted = decision.result_uuids[0]
+        return next((s for s in self.gold_spans if str(s.uuid) == wanted), None)
+
+    def _gold_overlaps(self, point: SpanPoint) -> bool:
+        return any(s.label == point.label and s.start < point.end and point.start < s.end for s in self.gold_spans)
+
+    def span_status(self, point: SpanPoint) -> str:
+        """decided | consensus (a merge pre-accepts it) | open. Cached: pages ask for every point more than once."""
+        cache: dict[str, str] = self.__dict__.setdefault("_status_cache", {})
+        if point.key not in cache:
+            if point.key in self.decisions:
+                cache[point.key] = "decided"
+            elif point.consensus(self.rule) is not None and not self._gold_overlaps(point):
+                cache[point.key] = "consensus"
+            else:
+                cache[point.key] = "open"
+        return cache[point.key]
+
+    def relation_status(self, point: RelationPoint) -> str:
+        if point.key in self.decisions:
+            return "decided"
+        if point.consensus(self.rule) and all(
+            self._endpoint_settles(key) for key in (point.source_point, point.target_point)
+        ):
+            return "consensus"
+        return "open"
+
+    def _endpoint_settles(self, span_key: str) -> bool:
+        point = self._points_by_key.get(span_key)
+        if point is None:
+            return False
+        if point.key in self.decisions:
+            return self.gold_span_for(point.key) is not None
+        return self.span_status(point) == "consensus"
+
+    @property
+    def open_count(self) -> int:
+        return sum(1 for p in self.span_points if self.span_status(p) == "open") + sum(
+            1 for p in self.relation_points if self.relation_status(p) == "open"
+        )
+
+    @property
+    def orphan_decisions(self) -> list[GoldDecision]:
+        """Decisions whose point no longer exists as it was (an analyst resubmitted): kept, listed apart."""
+        current = {p.key for p in self.span_points} | {p.key for p in self.relation_points}
+        return [d for key, d in self.decisions.items() if key not in current and not key.startswith("added:")]
+
+    @property
+    def added_decisions(self) -> list[GoldDecision]:
+        return [d for key, d in self.decisions.items() if key.startswith("added:")]
+
+    @property
+    def _points_by_key(self) -> dict[str, SpanPoint]:
+        cached: dict[str, SpanPoint] | None = self.__dict__.get("_points_by_key_cache")
+        if cached is None:
+            cached = self.__dict__["_points_by_key_cache"] = {p.key: p for p in self.span_points}
+        return cached
+
+    def span_point(self, key: str) -> SpanPoint:
+        point = self._points_by_key.get(key)
+        if point is None:
+            raise InvalidInput("this decision point no longer exists; reload the page", field="point")
+        return point
+
+    def relation_point(self, key: str) -> RelationPoint:
+        point = next((p for p in self.relation_points if p.key == key), None)
+        if point is None:
+            raise InvalidInput("this relation point no longer exists; reload the page", field="point")
+        return point
+
+
+def review_state_load(*, document: Document, hide_names: bool | None = None) -> ReviewState:
+    """Load the review state of one document in six queries (no per-span queries)."""
+    project = document.project
+    sets = list(
+        AnnotationSet.objects.filter(document=document, is_gold=False, withdrawn_at__isnull=True)
+        .select_related("annotator")
+        .order_by("pk")
+    )
+    submitted = [s for s in sets if s.state == SetState.SUBMITTED]
+    pending = [s for s in sets if s.state != SetState.SUBMITTED]
+    analysts = [str(s.annotator_id) for s in submitted]
+    analyst_of_set = {s.pk: str(s.annotator_id) for s in submitted}
+    votes = [
+        SpanVote(analyst_of_set[set_id], str(u), label, start, end, attributes or {})
+        for set_id, u, label, start, end, attributes in Span.objects.filter(
+            annotation_set_id__in=analyst_of_set
+        ).values_list("annotation_set_id", "uuid", "label", "start", "end", "attributes")
+    ]
+    points = span_points(votes, analysts)
+    point_of_span = {uuid_: point.key for point in points for uuid_ in point.all_uuids}
+    relation_votes = [
+        RelationVote(analyst_of_set[set_id], str(u), type_, str(source), str(target))
+        for set_id, u, type_, source, target in Relation.objects.filter(
+            annotation_set_id__in=analyst_of_set
+        ).values_list("annotation_set_id", "uuid", "type", "source__uuid", "target__uuid")
+    ]
+    gold = AnnotationSet.objects.filter(document=document, is_gold=True).first()
+    gold_spans = list(gold.spans.order_by("start", "-end", "pk")) if gold else []
+    gold_relations = list(gold.relations.select_related("source", "target")) if gold else []
+    return ReviewState(
+        document=document,
+        gold=gold,
+        submitted=submitted,
+        pending=pending,
+        names=display_names(sets, hide=project.hide_annotator_names if hide_names is None else hide_names),
+        rule="majority" if project.gold_acceptance == "majority" else "unanimous",
+        span_points=points,
+        relation_points=relation_points(relation_votes, point_of_span, analysts),
+        decisions={d.point_key: d for d in GoldDecision.objects.filter(document=document).select_related("decided_by")},
+        gold_spans=gold_spans,
+        gold_relations=gold_relations,
+        spans_by_uuid={v.uuid: v for v in votes},
+    )
+
+
+# --- the shared steps of every decision -----------------------------------------------------
+
+
+def _clean_rationale(text: str, *, required: bool = False, what: str = "rationale") -> str:
+    if not isinstance(text, str):
+        raise InvalidInput(f"the {what} must be text", field="rationale")
+    text = text.strip()
+    if required and not text:
+        raise InvalidInput(f"a {what} is required", field="rationale")
+    if len(text) > MAX_RATIONALE_LENGTH:
+        raise InvalidInput(f"the {what} is longer than {MAX_RATIONALE_LENGTH} characters", field="rationale")
+    return text
+
+
+def _begin(document: Document, actor: Any, expected_version: int | None) -> tuple[AnnotationSet, ReviewState]:
+    """Check the role, lock (creating if need be) the gold set, check its version, load the state."""
+    access.require_can_review(actor, document.project)
+    AnnotationSet.objects.get_or_create(
+        document=document, is_gold=True, annotator=None, defaults={"state": SetState.OPEN}
+    )
+    gold = (
+        AnnotationSet.objects.select_for_update(of=("self",))
+        .select_related("document__project")
+        .get(document=document, is_gold=True)
+    )
+    if gold.state == SetState.ADJUDICATED:
+        raise ReadOnlySet("The gold version is finished; reopen it to change it.")
+    if expected_version is not None and expected_version != gold.version:
+        raise StaleVersion(expected=expected_version, current=gold.version)
+    return gold, review_state_load(document=document)
+
+
+def _provenance(kind: str, actor: Any, sources: Sequence[str], rationale: str) -> dict[str, Any]:
+    return {
+        "kind": kind,
+        "by": actor.get_username() if getattr(actor, "is_authenticated", False) else None,
+        "by_id": getattr(actor, "pk", None),
+        "from": list(sources),
+        "rationale": rationale,
+    }
+
+
+def _discard_results(gold: AnnotationSet, decision: GoldDecision | None, actor: Any, group: uuid.UUID) -> None:
+    """Remove the gold items an earlier decision on this point produced (history keeps them)."""
+    if decision is None:
+        return
+    for result in decision.result_uuids:
+        span = Span.objects.filter(annotation_set=gold, uuid=result).first()
+        if span is not None:
+            annotating.span_delete(span=span, actor=actor, expected_version=None, group=group)
+            continue
+        relation = Relation.objects.filter(annotation_set=gold, uuid=result).first()
+        if relation is not None:
+            annotating.relation_delete(relation=relation, actor=actor, expected_version=None, group=group)
+
+
+def _record_decision(
+    *,
+    document: Document,
+    key: str,
+    action: str,
+    kind: str,
+    sources: Sequence[str],
+    results: Sequence[str],
+    rationale: str,
+    actor: Any,
+) -> GoldDecision:
+    decision, _ = GoldDecision.objects.update_or_create(
+        document=document,
+        point_key=key,
+        defaults={
+            "action": action,
+            "provenance_kind": kind,
+            "source_uuids": list(sources),
+            "result_uuids": list(results),
+            "rationale": rationale,
+            "decided_by": actor if getattr(actor, "is_authenticated", False) else None,
+            "decided_at": timezone.now(),
+        },
+    )
+    return decision
+
+
+def _write_gold_span(
+    gold: AnnotationSet,
+    *,
+    label: str,
+    start: int,
+    end: int,
+    attributes: Mapping[str, Any],
+    provenance: dict[str, Any],
+    actor: Any,
+    group: uuid.UUID,
+) -> Span:
+    text = gold.document.text
+    if not isinstance(start, int) or not isinstance(end, int) or not 0 <= start < end <= len(text):
+        raise InvalidInput(
+            f"the span [{start}, {end}) is not inside the text (0 to {len(text)}), or is empty", field="start"
+        )
+    return annotating.span_create(
+        annotation_set=gold,
+        label=label,
+        start=start,
+        end=end,
+        quote=text[start:end],
+        attributes=dict(attributes),
+        provenance=provenance,
+        actor=actor,
+        expected_version=None,
+        group=group,
+    )
+
+
+def _restore_accepted_relations(gold: AnnotationSet, actor: Any, group: uuid.UUID) -> None:
+    """Re-link accepted relation decisions whose gold link went with a replaced span.
+
+    A reviewer who re-decides a span keeps their earlier relation decisions: the link
+    comes back between the new gold spans.
+    """
+    state = review_state_load(document=gold.document)
+    existing = {str(r.uuid) for r in state.gold_relations}
+    for point in state.relation_points:
+        decision = state.decisions.get(point.key)
+        if decision is None or decision.action == DecisionAction.REJECT:
+            continue
+        if decision.result_uuids and decision.result_uuids[0] in existing:
+            continue
+        source, target = state.gold_span_for(point.source_point), state.gold_span_for(point.target_point)
+        if source is None or target is None:
+            continue
+        relation = _write_gold_relation(gold, point, source, target, decision.provenance_kind, decision, actor, group)
+        decision.result_uuids = [str(relation.uuid)]
+        decision.save(update_fields=["result_uuids"])
+
+
+def _write_gold_relation(
+    gold: AnnotationSet,
+    point: RelationPoint,
+    source: Span,
+    target: Span,
+    kind: str,
+    decision: GoldDecision | None,
+    actor: Any,
+    group: uuid.UUID,
+) -> Relation:
+    rationale = decision.rationale if decision else ""
+    return annotating.relation_create(
+        annotation_set=gold,
+        type=point.type,
+        source=source,
+        target=target,
+        provenance=_provenance(kind, actor, [v.uuid for v in point.votes], rationale),
+        actor=actor,
+        expected_version=None,
+        group=group,
+    )
+
+
+def _after_span_decision(gold: AnnotationSet, actor: Any, group: uuid.UUID) -> AnnotationSet:
+    _restore_accepted_relations(gold, actor, group)
+    gold.refresh_from_db()
+    return gold
+
+
+# --- building and re-merging ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    gold: AnnotationSet
+    spans_added: int
+    relations_added: int
+    open_points: int
+
+
+@transaction.atomic
+def gold_build(*, document: Document, actor: Any, expected_version: int | None = None) -> BuildResult:
+    """Create the gold set if needed and pre-accept every undecided point the project's rule
+    (unanimous or majority) settles. Safe to run again after an analyst resubmits: decided
+    points and existing gold items are left exactly as they are."""
+    gold, state = _begin(document, actor, expected_version)
+    group = uuid.uuid4()
+    spans_added = relations_added = 0
+    for point in state.span_points:
+        if state.span_status(point) != "consensus":
+            continue
+        version = point.versions[point.consensus(state.rule) or 0]
+        kind = "unanimous" if point.is_unanimous() else "majority"
+        span = _write_gold_span(
+            gold,
+            label=point.label,
+            start=version.start,
+            end=version.end,
+            attributes=version.attributes,
+            provenance=_provenance(kind, actor, version.span_uuids, ""),
+            actor=actor,
+            group=group,
+        )
+        _record_decision(
+            document=document,
+            key=point.key,
+            action=DecisionAction.AUTO,
+            kind=kind,
+            sources=version.span_uuids,
+            results=[str(span.uuid)],
+            rationale="",
+            actor=actor,
+        )
+        spans_added += 1
+    state = review_state_load(document=document)
+    for relation_point in state.relation_points:
+        if state.relation_status(relation_point) != "consensus":
+            continue
+        source = state.gold_span_for(relation_point.source_point)
+        target = state.gold_span_for(relation_point.target_point)
+        if source is None or target is None:
+            continue
+        kind = "unanimous" if len(relation_point.voters) == len(state.analysts) else "majority"
+        relation = _write_gold_relation(gold, relation_point, source, target, kind, None, actor, group)
+        _record_decision(
+            document=document,
+            key=relation_point.key,
+            action=DecisionAction.AUTO,
+            kind=kind,
+            sources=[v.uuid for v in relation_point.votes],
+            results=[str(relation.uuid)],
+            rationale="",
+            actor=actor,
+        )
+        relations_added += 1
+    gold.refresh_from_db()
+    return BuildResult(gold, spans_added, relations_added, review_state_load(document=document).open_count)
+
+
+# --- decisions on span points ---------------------------------------------------------------------
+
+
+def _pick_versions(point: SpanPoint, numbers: Sequence[int]) -> list[Version]:
+    chosen = []
+    for number in numbers:
+        if isinstance(number, bool) or not isinstance(number, int) or not 1 <= number <= len(point.versions):
+            raise InvalidInput(
+                f"version {number} does not exist; this point has versions 1 to {len(point.versions)}",
+                field="version",
+            )
+        chosen.append(point.versions[number - 1])
+    return chosen
+
+
+@transaction.atomic
+def point_accept(
+    *, document: Document, point_key: str, version: int, actor: Any, rationale: str = "", expected_version: int | None
+) -> GoldDecision:
+    """Accept one analyst version (1-based, in the order the page shows) as the gold span."""
+    gold, state = _begin(document, actor, expected_version)
+    point = state.span_point(point_key)
+    (chosen,) = _pick_versions(point, [version])
+    rationale = _clean_rationale(rationale)
+    return _decide_span(
+        gold, state, point, DecisionAction.ACCEPT, chosen.label, chosen.start, chosen.end, chosen.attributes,
+        chosen.span_uuids, rationale, actor,
+    )  # fmt: skip
+
+
+@transaction.atomic
+def point_merge(
+    *,
+    document: Document,
+    point_key: str,
+    actor: Any,
+    versions: Sequence[int] | None = None,
+    rationale: str = "",
+    expected_version: int | None,
+) -> GoldDecision:
+    """Gold span over the union of the chosen versions' extents (all versions when none are named)."""
+    gold, state = _begin(document, actor, expected_version)
+    point = state.span_point(point_key)
+    chosen = list(point.versions) if not versions else _pick_versions(point, versions)
+    start, end = merged_extent(chosen)
+    sources = [u for v in chosen for u in v.span_uuids]
+    return _decide_span(
+        gold, state, point, DecisionAction.MERGE, point.label, start, end, chosen[0].attributes, sources,
+        _clean_rationale(rationale), actor,
+    )  # fmt: skip
+
+
+@transaction.atomic
+def point_edit(
+    *,
+    document: Document,
+    point_key: str,
+    actor: Any,
+    start: int,
+    end: int,
+    label: str | None = None,
+    attributes: Mapping[str, Any] | None = None,
+    rationale: str = "",
+    expected_version: int | None,
+) -> GoldDecision:
+    """Gold span with edges, label or attributes of the reviewer's own choosing for this point."""
+    gold, state = _begin(document, actor, expected_version)
+    point = state.span_point(point_key)
+    base = point.versions[0]
+    return _decide_span(
+        gold, state, point, DecisionAction.EDIT, label or point.label, start, end,
+        base.attributes if attributes is None else attributes, point.all_uuids, _clean_rationale(rationale), actor,
+    )  # fmt: skip
+
+
+def _decide_span(
+    gold: AnnotationSet,
+    state: ReviewState,
+    point: SpanPoint,
+    action: str,
+    label: str,
+    start: int,
+    end: int,
+    attributes: Mapping[str, Any],
+    sources: Sequence[str],
+    rationale: str,
+    actor: Any,
+) -> GoldDecision:
+    group = uuid.uuid4()
+    _discard_results(gold, state.decisions.get(point.key), actor, group)
+    span = _write_gold_span(
+        gold,
+        label=label,
+        start=start,
+        end=end,
+        attributes=attributes,
+        provenance=_provenance("adjudicated", actor, sources, rationale),
+        actor=actor,
+        group=group,
+    )
+    decision = _record_decision(
+        document=state.document,
+        key=point.key,
+        action=action,
+        kind="adjudicated",
+        sources=sources,
+        results=[str(span.uuid)],
+        rationale=rationale,
+        actor=actor,
+    )
+    _after_span_decision(gold, actor, group)
+    return decision
+
+
+@transaction.atomic
+def point_reject(
+    *, document: Document, point_key: str, reason: str, actor: Any, expected_version: int | None
+) -> GoldDecision:
+    """Reject every version of a span or relation point; the reason is required and shown to analysts."""
+    gold, state = _begin(document, actor, expected_version)
+    reason = _clean_rationale(reason, required=True, what="reason for rejecting")
+    if point_key.startswith("rel:"):
+        sources = [v.uuid for v in state.relation_point(point_key).votes]
+    else:
+        sources = state.span_point(point_key).all_uuids
+    _discard_results(gold, state.decisions.get(point_key), actor, uuid.uuid4())
+    return _record_decision(
+        document=document,
+        key=point_key,
+        action=DecisionAction.REJECT,
+        kind="adjudicated",
+        sources=sources,
+        results=[],
+        rationale=reason,
+        actor=actor,
+    )
+
+
+@transaction.atomic
+def gold_span_add(
+    *,
+    document: Document,
+    label: str,
+    start: int,
+    end: int,
+    actor: Any,
+    attributes: Mapping[str, Any] | None = None,
+    rationale: str = "",
+    expected_version: int | None,
+) -> GoldDecision:
+    """A gold span no analyst made."""
+    gold, state = _begin(document, actor, expected_version)
+    rationale = _clean_rationale(rationale)
+    group = uuid.uuid4()
+    span = _write_gold_span(
+        gold,
+        label=label,
+        start=start,
+        end=end,
+        attributes=attributes or {},
+        provenance=_provenance("adjudicated", actor, [], rationale),
+        actor=actor,
+        group=group,
+    )
+    return _record_decision(
+        document=document,
+        key=f"added:{span.uuid}",
+        action=DecisionAction.ADD,
+        kind="adjudicated",
+        sources=[],
+        results=[str(span.uuid)],
+        rationale=rationale,
+        actor=actor,
+    )
+
+
+# --- decisions on relation points -----------------------------------------------------------------
+
+
+@transaction.atomic
+def relation_point_accept(
+    *, document: Document, point_key: str, actor: Any, rationale: str = "", expected_version: int | None
+) -> GoldDecision:
+    """Link the gold spans of the two points, as the analysts' link did. Both spans must be in gold."""
+    gold, state = _begin(document, actor, expected_version)
+    point = state.relation_point(point_key)
+    source, target = state.gold_span_for(point.source_point), state.gold_span_for(point.target_point)
+    if source is None or target is None:
+        raise InvalidInput("accept both linked spans into gold first, then the link", field="point")
+    rationale = _clean_rationale(rationale)
+    group = uuid.uuid4()
+    _discard_results(gold, state.decisions.get(point.key), actor, group)
+    provisional = GoldDecision(rationale=rationale)
+    relation = _write_gold_relation(gold, point, source, target, "adjudicated", provisional, actor, group)
+    return _record_decision(
+        document=document,
+        key=point.key,
+        action=DecisionAction.ACCEPT,
+        kind="adjudicated",
+        sources=[v.uuid for v in point.votes],
+        results=[str(relation.uuid)],
+        rationale=rationale,
+        actor=actor,
+    )
+
+
+# --- finishing ----------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def gold_finish(
+    *, document: Document, actor: Any, note: str = "", expected_version: int | None = None
+) -> AnnotationSet:
+    """Pre-accept what the rule settles, then mark the gold set adjudicated (who, when).
+
+    A document without disagreement is finished by this one call. Refused while a
+    required analyst set is unsubmitted or a decision point is still open.
+    """
+    state = review_state_load(document=document)
+    if state.pending:
+        waiting = ", ".join(state.names.get(str(s.annotator_id), "?") for s in state.pending)
+        raise InvalidInput(f"not every analyst has submitted yet (waiting for {waiting})")
+    if not state.submitted:
+        raise InvalidInput("no analyst has submitted this document yet")
+    result = gold_build(document=document, actor=actor, expected_version=expected_version)
+    if result.open_points:
+        raise InvalidInput(f"{result.open_points} decision point(s) are still open; decide them before finishing")
+    gold = AnnotationSet.objects.select_for_update().get(pk=result.gold.pk)
+    before = {"state": gold.state}
+    gold.state = SetState.ADJUDICATED
+    gold.finished_by = actor
+    gold.submitted_at = timezone.now()
+    gold.version += 1
+    gold.save(update_fields=["state", "finished_by", "submitted_at", "version", "updated_at"])
+    Change.objects.create(
+        project_id=document.project_id,
+        annotation_set=gold,
+        object_type=ChangeObject.SET,
+        object_uuid=gold.uuid,
+        action=ChangeAction.UPDATE,
+        before=before,
+        after={"state": gold.state, "note": _clean_rationale(note, what="note")},
+        set_version=gold.version,
+        actor=actor,
+    )
+    return gold
