@@ -71,6 +71,8 @@ def edit_refusal(user: Any, annotation_set: AnnotationSet) -> NotAllowed | None:
         return None
     if annotation_set.annotator_id != user.pk:
         return NotAllowed("Analysts write only their own annotation sets.")
+    if annotation_set.withdrawn_at is not None:
+        return ReadOnlySet("A manager took this document off your queue; your work on it is kept, read-only.")
     if annotation_set.state == SetState.SUBMITTED:
         return ReadOnlySet("This set is submitted and read-only until a reviewer or manager reopens it.")
     return None

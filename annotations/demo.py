@@ -56,9 +56,7 @@ class DemoArticle:
     published: str
     language: str = "en"
     submitted_by: tuple[str, ...] = ()
-    annotations: dict[str, tuple[tuple[DemoSpan, ...], tuple[tuple[str, str, str], ...]]] = field(
-        default_factory=dict
-    )
+    annotations: dict[str, tuple[tuple[DemoSpan, ...], tuple[tuple[str, str, str], ...]]] = field(default_factory=dict)
 
 
 BRIDGE = DemoArticle(

@@ -190,6 +190,8 @@ class AnnotationSet(models.Model):
     finished_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # An analyst's set taken off the document with its work kept: no longer required for review.
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
 
     objects = AnnotationSetQuerySet.as_manager()
 
@@ -290,6 +292,48 @@ class Relation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source_id} {self.type} {self.target_id}"
+
+
+# --- GoldDecision -----------------------------------------------------------------------
+
+
+class DecisionAction(models.TextChoices):
+    AUTO = "auto", "Pre-accepted"
+    ACCEPT = "accept", "Accepted a version"
+    MERGE = "merge", "Merged boundaries"
+    EDIT = "edit", "Edited"
+    REJECT = "reject", "Rejected"
+    ADD = "add", "Added"
+
+
+class GoldDecision(models.Model):
+    """A reviewer's decision on one decision point of a document, keyed by the point's
+    stable identity (label and extent of the cluster, or a relation between two points).
+
+    Re-merging after an analyst resubmits recomputes the points but never touches a
+    row here: a decided point stays decided, and its gold items stay in the gold set.
+    """
+
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="gold_decisions")
+    point_key = models.CharField(max_length=300)
+    action = models.CharField(max_length=10, choices=DecisionAction.choices)
+    provenance_kind = models.CharField(max_length=12)
+    source_uuids = models.JSONField(default=list, blank=True)
+    result_uuids = models.JSONField(default=list, blank=True)
+    rationale = models.TextField(blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["document", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["document", "point_key"], name="gold_decision_one_per_point"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.point_key}"
 
 
 # --- Job ---------------------------------------------------------------------------------
@@ -409,3 +453,41 @@ class Change(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.object_type} {self.object_uuid}"
+
+
+# --- ApiToken ---------------------------------------------------------------------------
+
+
+class ApiTokenQuerySet(models.QuerySet["ApiToken"]):
+    def usable(self) -> ApiTokenQuerySet:
+        return self.filter(revoked_at__isnull=True).filter(
+            Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now())
+        )
+
+
+class ApiToken(models.Model):
+    """A named personal API token. Only the SHA-256 of the secret is stored; the
+    secret is shown once, at creation. The token acts as its user: every request
+    re-checks the user's memberships, so a removed member loses access at once."""
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=12, help_text="The first characters of the token, to recognise it.")
+    token_sha256 = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_usable(self) -> bool:
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > timezone.now())

@@ -125,7 +125,7 @@ def project_overview(*, project: Project, user: Any) -> ProjectOverview:
     for annotation_set in sets:
         if not annotation_set.is_gold:
             state_counts[annotation_set.state] = state_counts.get(annotation_set.state, 0) + 1
-    mine_all = [s for s in sets if s.annotator_id == user.pk]
+    mine_all = [s for s in sets if s.annotator_id == user.pk and s.withdrawn_at is None]
     return ProjectOverview(
         project=project,
         role=role,
@@ -148,7 +148,9 @@ def _visible_in_overview(annotation_set: AnnotationSet, user: Any, role: str, pr
 def annotator_queue(*, project: Project, user: Any) -> QuerySet[AnnotationSet]:
     """The analyst's sets in this project: unfinished ones first, each group in document order."""
     return (
-        AnnotationSet.objects.filter(document__project=project, annotator=user, is_gold=False)
+        AnnotationSet.objects.filter(
+            document__project=project, annotator=user, is_gold=False, withdrawn_at__isnull=True
+        )
         .select_related("document")
         .annotate(is_done=Case(When(state=SetState.SUBMITTED, then=1), default=0, output_field=IntegerField()))
         .order_by("is_done", "document_id")

@@ -9,10 +9,7 @@ from annotations.models import AnnotationSet, Document, Membership, Project, Rol
 from annotations.schema import default_schema_document
 from annotations.text import normalise_text, text_sha256
 
-DEFAULT_TEXT = (
-    "The minister said taxes will fall next year. "
-    "Critics replied that the budget shows a rise of 4 percent."
-)
+DEFAULT_TEXT = "The minister said taxes will fall next year. Critics replied that the budget shows a rise of 4 percent."
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -21,7 +18,7 @@ class UserFactory(factory.django.DjangoModelFactory):
         django_get_or_create = ("username",)
 
     username = factory.Sequence(lambda n: f"user{n}")
-    password = factory.PostGenerationMethodCall("set_password", "correct-horse-battery")
+    password = factory.django.Password("correct-horse-battery")
 
 
 class ProjectFactory(factory.django.DjangoModelFactory):

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models.functions import Length, Substr
 from django.utils import timezone
 
 from annotations import access
@@ -24,6 +25,7 @@ from annotations.models import (
     Change,
     ChangeAction,
     ChangeObject,
+    Document,
     Relation,
     SetState,
     Span,
@@ -72,12 +74,32 @@ def relation_snapshot(relation: Relation) -> dict[str, Any]:
 # --- the shared steps of every write ---------------------------------------------------
 
 
-def _lock_for_write(annotation_set: AnnotationSet, actor: Any, expected_version: int | None) -> AnnotationSet:
+def _lock_for_write(
+    annotation_set: AnnotationSet,
+    actor: Any,
+    expected_version: int | None,
+    *,
+    text_range: tuple[Any, Any] | None = None,
+) -> AnnotationSet:
     """Lock the set row, then check role and version against the locked (current) row.
 
     `expected_version=None` is for trusted internal callers (importers) only.
+    The document's text (and raw upload) stay in the database: a write checks a
+    quote against text[start:end], so a caller that will do that passes
+    text_range and the lock query brings just that slice along (see
+    _check_offsets_locked) instead of a 200 KB article per write.
     """
-    locked = AnnotationSet.objects.select_for_update().select_related("document__project").get(pk=annotation_set.pk)
+    # of=("self",): lock the set row only. Without it PostgreSQL locks the joined
+    # document and project rows too, and every writer in a project queues behind one row.
+    query = (
+        AnnotationSet.objects.select_for_update(of=("self",))
+        .select_related("document__project")
+        .defer("document__text", "document__raw_source")
+    )
+    if text_range is not None and _plausible_range(*text_range):
+        start, end = text_range
+        query = query.annotate(text_piece=Substr("document__text", start + 1, end - start))
+    locked = query.get(pk=annotation_set.pk)
     access.require_can_edit_set(actor, locked)
     if expected_version is not None and expected_version != locked.version:
         raise StaleVersion(expected=expected_version, current=locked.version)
@@ -147,6 +169,53 @@ def _check_offsets(text: str, start: Any, end: Any, quote: Any) -> None:
         )
 
 
+def _plausible_range(start: Any, end: Any) -> bool:
+    return all(isinstance(v, int) and not isinstance(v, bool) for v in (start, end)) and 0 <= start < end
+
+
+def _text_in_hand(annotation_set: AnnotationSet) -> str | None:
+    """The document text when the caller's set instance already holds it, else None.
+
+    A document's text is fixed at import and never edited (DESIGN, the offset
+    rule), so text read before the lock is the text under the lock: the
+    annotation page has it loaded anyway, and reading it again costs a write
+    as much as the rest of the write.
+    """
+    if not AnnotationSet.document.is_cached(annotation_set):
+        return None
+    document = annotation_set.document
+    if document is None or "text" in document.get_deferred_fields():
+        return None
+    return document.text
+
+
+def _check_offsets_locked(locked: AnnotationSet, start: Any, end: Any, quote: Any) -> None:
+    """_check_offsets against the locked set's document without loading its text: the
+    slice text[start:end] comes from the lock query (text_range) or one small query.
+
+    A slice shorter than end - start means the span runs past the end of the text;
+    only then is the text's length asked for, to say so (counting the characters of
+    a long article costs the database as much as shipping it).
+    """
+    if not _plausible_range(start, end):
+        _check_offsets("", start, end, quote)  # raises the same errors, none of which needs the text
+    document = Document.objects.filter(pk=locked.document_id)
+    if hasattr(locked, "text_piece"):
+        piece = locked.text_piece
+    else:
+        piece = document.annotate(piece=Substr("text", start + 1, end - start)).values_list("piece", flat=True).get()
+    if len(piece) < end - start:
+        length = document.annotate(length=Length("text")).values_list("length", flat=True).get()
+        raise InvalidInput(f"end {end} is past the end of the text ({length} characters)", field="end")
+    if not isinstance(quote, str):
+        raise InvalidInput("quote must be the text the span covers", field="quote")
+    if piece != quote:
+        raise QuoteMismatch(
+            f"the quote does not match the document text at [{start}, {end}): the text there is {piece[:80]!r}",
+            field="quote",
+        )
+
+
 def _clean_label_and_attributes(locked: AnnotationSet, label: str, attributes: Mapping[str, Any]) -> dict[str, Any]:
     schema = locked.document.project.parsed_schema
     try:
@@ -190,8 +259,13 @@ def span_create(
     Raises InvalidInput (bad offsets, wrong quote, unknown label or attribute),
     NotAllowed / ReadOnlySet (role, submitted set) or StaleVersion.
     """
-    locked = _lock_for_write(annotation_set, actor, expected_version)
-    _check_offsets(locked.document.text, start, end, quote)
+    text = _text_in_hand(annotation_set)
+    text_range = None if text is not None else (start, end)
+    locked = _lock_for_write(annotation_set, actor, expected_version, text_range=text_range)
+    if text is not None and locked.document_id == annotation_set.document_id:
+        _check_offsets(text, start, end, quote)
+    else:
+        _check_offsets_locked(locked, start, end, quote)
     cleaned_attributes = _clean_label_and_attributes(locked, label, attributes or {})
     now = timezone.now()
     span = Span(
@@ -254,7 +328,11 @@ def span_update(
     if any(value is not UNSET for value in moving):
         if any(value is UNSET for value in moving):
             raise InvalidInput("moving a span needs start, end and quote together", field="start")
-        _check_offsets(locked.document.text, start, end, quote)
+        text = _text_in_hand(span.annotation_set)
+        if text is not None and locked.document_id == span.annotation_set.document_id:
+            _check_offsets(text, start, end, quote)
+        else:
+            _check_offsets_locked(locked, start, end, quote)
         current.start, current.end, current.quote = start, end, quote
     new_label = current.label if label is UNSET else label
     if label is not UNSET and label != current.label:
@@ -425,7 +503,12 @@ def relation_update(
     group: uuid.UUID | None = None,
 ) -> Relation:
     locked = _lock_for_write(relation.annotation_set, actor, expected_version)
-    current = Relation.objects.select_for_update().select_related("source", "target").filter(pk=relation.pk).first()
+    current = (
+        Relation.objects.select_for_update(of=("self",))
+        .select_related("source", "target")
+        .filter(pk=relation.pk)
+        .first()
+    )
     if current is None or current.annotation_set_id != locked.pk:
         raise InvalidInput("the link no longer exists")
     before = relation_snapshot(current)
@@ -519,7 +602,7 @@ def _apply_snapshot(locked: AnnotationSet, change: Change, actor: Any, group: uu
         existing.delete()
         return
     if change.object_type == ChangeObject.SPAN:
-        _check_offsets(locked.document.text, before["start"], before["end"], before["quote"])
+        _check_offsets_locked(locked, before["start"], before["end"], before["quote"])
         span = existing if isinstance(existing, Span) else Span(annotation_set=locked, uuid=change.object_uuid)
         previous = span_snapshot(span) if existing is not None else None
         span.label, span.start, span.end, span.quote = before["label"], before["start"], before["end"], before["quote"]
@@ -677,7 +760,11 @@ def annotation_set_submit(
 @transaction.atomic
 def annotation_set_reopen(*, annotation_set: AnnotationSet, actor: Any, reason: str = "") -> AnnotationSet:
     """Reopen a submitted analyst set or a finished gold set (reviewers and managers)."""
-    locked = AnnotationSet.objects.select_for_update().select_related("document__project").get(pk=annotation_set.pk)
+    locked = (
+        AnnotationSet.objects.select_for_update(of=("self",))
+        .select_related("document__project")
+        .get(pk=annotation_set.pk)
+    )
     access.require_can_review(actor, locked.document.project)
     if locked.state not in (SetState.SUBMITTED, SetState.ADJUDICATED):
         raise InvalidInput("only a submitted or finished set can be reopened")

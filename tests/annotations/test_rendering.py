@@ -11,6 +11,7 @@ from annotations.rendering import (
     document_html,
     label_initials,
     nesting_depths,
+    render_document,
     render_markdown,
     segment_text,
 )
@@ -87,6 +88,26 @@ def test_any_spans_segment_the_text_exactly_and_levels_never_collide(spans):
         for b in spans:
             if a.uuid < b.uuid and a.start < b.end and b.start < a.end:
                 assert depths[a.uuid] != depths[b.uuid]
+
+
+@given(spans_strategy)
+def test_the_one_pass_renderer_draws_exactly_what_segments_and_document_html_draw(spans):
+    label_index = {"claim": 0}  # "attribution" has no index: the fallback class too
+    expected = document_html(segment_text(TEXT, spans), nesting_depths(spans), label_index)
+    assert render_document(TEXT, spans, label_index) == expected
+
+
+@given(spans_strategy)
+def test_a_closed_range_renders_as_the_same_paragraphs_of_the_whole_text(spans):
+    start, end = TEXT.index("Critics"), len(TEXT)
+    inside = [s for s in spans if start <= s.start and s.end <= end]
+    whole = render_document(TEXT, inside, {"claim": 0})
+    assert whole.endswith(render_document(TEXT, inside, {"claim": 0}, start, end))
+
+
+def test_empty_texts_and_blank_lines_render_as_empty_paragraphs():
+    for text in ("", "\n", "one\n\ntwo\n"):
+        assert render_document(text, [], {}) == document_html(segment_text(text, []), {}, {})
 
 
 def parse(html: str):

@@ -20,7 +20,9 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         if not settings.DEBUG and not options["allow_production"]:
-            raise CommandError("The demo has published passwords; it loads only with DEBUG=True (or --allow-production).")
+            raise CommandError(
+                "The demo has published passwords; it loads only with DEBUG=True (or --allow-production)."
+            )
         project, created = load_demo()
         self.stdout.write(self.style.SUCCESS("Demo loaded." if created else "Demo already present; nothing changed."))
         self.stdout.write(f"Project: {project.name}")

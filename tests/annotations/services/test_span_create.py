@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from annotations.exceptions import InvalidInput, NotAllowed, QuoteMismatch, ReadOnlySet, StaleVersion
-from annotations.models import Change, ChangeAction, ChangeObject, SetState, Span
+from annotations.models import AnnotationSet, Change, ChangeAction, ChangeObject, SetState, Span
 from annotations.services import annotating
 from tests.annotations.services.conftest import current_version, offsets_of
 
@@ -99,20 +99,25 @@ def test_a_span_after_an_emoji_uses_code_point_offsets(world):
         (3, None, "start", "whole numbers"),
     ],
 )
-def test_bad_offsets_are_refused_naming_the_field_and_the_reason(world, start, end, field, words):
+@pytest.mark.parametrize("text_in_hand", [True, False], ids=["document loaded", "bare set: checked in the database"])
+def test_bad_offsets_are_refused_naming_the_field_and_the_reason(world, start, end, field, words, text_in_hand):
+    annotation_set = world.analyst_set if text_in_hand else AnnotationSet.objects.get(pk=world.analyst_set.pk)
     with pytest.raises(InvalidInput) as refused:
-        create(world, start=start, end=end, quote="anything")
+        create(world, annotation_set=annotation_set, start=start, end=end, quote="anything")
 
     assert refused.value.field == field
     assert words in refused.value.message
     assert not Span.objects.exists()
 
 
-def test_a_quote_that_does_not_match_the_text_shows_the_actual_text(world):
+@pytest.mark.parametrize("text_in_hand", [True, False], ids=["document loaded", "bare set: checked in the database"])
+def test_a_quote_that_does_not_match_the_text_shows_the_actual_text(world, text_in_hand):
     start, end = offsets_of(world.analyst_set, QUOTE)
+    annotation_set = world.analyst_set if text_in_hand else AnnotationSet.objects.get(pk=world.analyst_set.pk)
+    assert (annotating._text_in_hand(annotation_set) is not None) == text_in_hand
 
     with pytest.raises(QuoteMismatch) as refused:
-        create(world, start=start, end=end, quote="taxes will rise next year")
+        create(world, annotation_set=annotation_set, start=start, end=end, quote="taxes will rise next year")
 
     assert refused.value.field == "quote"
     assert refused.value.code == "quote_mismatch"
