@@ -15,10 +15,20 @@ from django.db.models import Count
 from django.db.models.functions import Length
 
 from annotations import access
-from annotations.agreement import AnnotatedDocument, DocumentAgreement, ProjectAgreement, Unit, document_agreement
+from annotations.agreement import AnnotatedDocument, DocumentAgreement, Link, ProjectAgreement, Unit, document_agreement
 from annotations.agreement import project_agreement as compute_project_agreement
 from annotations.exceptions import InvalidInput
-from annotations.models import AnnotationSet, Document, GoldDecision, Membership, Project, Role, SetState, Span
+from annotations.models import (
+    AnnotationSet,
+    Document,
+    GoldDecision,
+    Membership,
+    Project,
+    Relation,
+    Role,
+    SetState,
+    Span,
+)
 from annotations.services import reviewing
 
 # --- review queue --------------------------------------------------------------------------------------
@@ -325,3 +335,68 @@ def project_dashboard(*, project: Project, user: Any) -> Dashboard:
         label_counts={k: label_counts.get(k, 0) for k in project.parsed_schema.label_keys},
         gold_label_counts={k: gold_label_counts.get(k, 0) for k in project.parsed_schema.label_keys},
     )
+
+
+# --- agreement input (API) -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AgreementInput:
+    """Submitted analyst sets as agreement input, with the names reviewers see."""
+
+    documents: list[AnnotatedDocument]
+    names: dict[str, str]
+    labels: list[str]
+
+
+def _links_by_document(sets: list[AnnotationSet]) -> dict[int, list[Link]]:
+    """The analysts' relations as agreement Links (ends by span UUID, the Units' keys), per document, in one query."""
+    analyst_of_set = {s.pk: str(s.annotator_id) for s in sets}
+    document_of_set = {s.pk: s.document_id for s in sets}
+    links: dict[int, list[Link]] = defaultdict(list)
+    rows = Relation.objects.filter(annotation_set_id__in=analyst_of_set).values_list(
+        "annotation_set_id", "type", "source__uuid", "target__uuid"
+    )
+    for set_id, type_, source, target in rows:
+        links[document_of_set[set_id]].append(Link(analyst_of_set[set_id], type_, str(source), str(target)))
+    return links
+
+
+def agreement_input(*, project: Project, user: Any, document: Document | None = None) -> AgreementInput:
+    """What the agreement API computes over: the dashboard's rule (submitted, not withdrawn analyst sets;
+    documents with two or more of them), plus span keys and relations so relation F1 can be measured.
+
+    `document` narrows to one document of the project. Names follow the dashboard's (usernames, or
+    "Analyst A, B" when the project hides them).
+    """
+    access.require_can_review(user, project)
+    sets = AnnotationSet.objects.filter(document__project=project, withdrawn_at__isnull=True, is_gold=False)
+    if document is not None:
+        sets = sets.filter(document=document)
+    analyst_sets = list(
+        sets.select_related("annotator").only("pk", "document_id", "annotator_id", "annotator__username", "state")
+    )
+    names = reviewing.display_names(
+        list({s.annotator_id: s for s in analyst_sets}.values()), hide=project.hide_annotator_names
+    )
+    by_document: dict[int, list[AnnotationSet]] = defaultdict(list)
+    for s in analyst_sets:
+        if s.state == SetState.SUBMITTED:
+            by_document[s.document_id].append(s)
+    included = {doc_id: doc_sets for doc_id, doc_sets in by_document.items() if len(doc_sets) >= 2}
+    included_sets = [s for doc_sets in included.values() for s in doc_sets]
+    units = _units_by_document(included_sets)
+    links = _links_by_document(included_sets)
+    text_lengths = dict(
+        Document.objects.filter(pk__in=included).annotate(length=Length("text")).values_list("pk", "length")
+    )
+    documents = [
+        AnnotatedDocument(
+            units=units.get(doc_id, []),
+            links=links.get(doc_id, []),
+            text_length=text_lengths[doc_id],
+            annotators=[str(s.annotator_id) for s in doc_sets],
+        )
+        for doc_id, doc_sets in sorted(included.items())
+    ]
+    return AgreementInput(documents=documents, names=names, labels=list(project.parsed_schema.label_keys))

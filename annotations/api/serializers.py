@@ -232,3 +232,46 @@ DocumentPageSerializer = page_of(DocumentSerializer)
 AnnotationSetPageSerializer = page_of(AnnotationSetSerializer)
 SpanPageSerializer = page_of(SpanSerializer)
 RelationPageSerializer = page_of(RelationSerializer)
+
+
+class F1Serializer(serializers.Serializer[Any]):
+    f1 = serializers.FloatField(allow_null=True, help_text="null when nothing was marked on either side.")
+    precision = serializers.FloatField(allow_null=True, help_text="Of analyst_b against analyst_a.")
+    recall = serializers.FloatField(allow_null=True)
+    matched = serializers.IntegerField(help_text="Pairs matched one-to-one.")
+    a_count = serializers.IntegerField()
+    b_count = serializers.IntegerField()
+
+
+class AgreementLabelSerializer(serializers.Serializer[Any]):
+    label = serializers.CharField(allow_null=True, help_text="null in `overall`: all labels at once.")
+    alpha = serializers.FloatField(allow_null=True, help_text="Krippendorff's unitizing alpha; null when undefined.")
+    spans = serializers.IntegerField()
+    analysts = serializers.IntegerField()
+    documents = serializers.IntegerField()
+
+
+class AgreementPairSerializer(serializers.Serializer[Any]):
+    analyst_a = serializers.CharField()
+    analyst_b = serializers.CharField()
+    spans_exact = F1Serializer()
+    spans_overlap = F1Serializer()
+    relations_exact = F1Serializer()
+    relations_overlap = F1Serializer()
+
+
+class AgreementAnalystSerializer(serializers.Serializer[Any]):
+    name = serializers.CharField(help_text='Username, or "Analyst A" when the project hides names.')
+    spans = serializers.DictField(child=serializers.IntegerField(), help_text="Label -> spans.")
+    spans_total = serializers.IntegerField()
+    relations = serializers.IntegerField()
+
+
+class AgreementSerializer(serializers.Serializer[Any]):
+    project = serializers.IntegerField()
+    document = serializers.IntegerField(allow_null=True)
+    documents = serializers.IntegerField(help_text="Documents with two or more submitted analyst sets.")
+    labels = AgreementLabelSerializer(many=True)
+    overall = AgreementLabelSerializer()
+    pairs = AgreementPairSerializer(many=True)
+    analysts = AgreementAnalystSerializer(many=True)

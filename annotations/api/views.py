@@ -5,6 +5,7 @@ build plain dicts: the shapes are the serializers' (see serializers.py)."""
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Iterable
 from typing import Any
@@ -20,7 +21,8 @@ from rest_framework.response import Response
 from rest_framework.serializers import Serializer
 from rest_framework.views import APIView
 
-from annotations import access, selectors
+from annotations import access, review_selectors, selectors
+from annotations.agreement import F1Score, ProjectAgreement, UnitizingResult, project_agreement
 from annotations.api import feed, filters, serializers
 from annotations.api.exceptions import PreconditionRequired
 from annotations.api.pagination import MAX_PAGE_SIZE, IdCursorPagination
@@ -559,6 +561,100 @@ class SetBulkApi(APIView):
             status=status.HTTP_201_CREATED,
             headers={"ETag": etag(result.annotation_set.version)},
         )
+
+
+# --- agreement -----------------------------------------------------------------------------------------
+
+
+def _number(value: float) -> float | None:
+    # Undefined coefficients are nan in annotations/agreement.py; JSON has no NaN, so they are null.
+    return None if math.isnan(value) else value
+
+
+def f1_dict(score: F1Score) -> dict[str, Any]:
+    return {
+        "f1": _number(score.f1), "precision": _number(score.precision), "recall": _number(score.recall),
+        "matched": score.matched_pairs, "a_count": score.a_count, "b_count": score.b_count,
+    }  # fmt: skip
+
+
+def unitizing_dict(result: UnitizingResult) -> dict[str, Any]:
+    return {
+        "label": result.label, "alpha": _number(result.alpha), "spans": result.spans,
+        "analysts": result.annotators, "documents": result.documents,
+    }  # fmt: skip
+
+
+def agreement_dict(
+    agreement: ProjectAgreement, names: dict[str, str], *, project: Project, document: Document | None
+) -> dict[str, Any]:
+    """The API's agreement shape: analysts by display name only (ids would undo hidden names)."""
+    relations: dict[str, int] = {}
+    for summary in agreement.documents:
+        for analyst, count in summary.relation_counts.items():
+            relations[analyst] = relations.get(analyst, 0) + count
+    return {
+        "project": project.pk,
+        "document": document.pk if document else None,
+        "documents": len(agreement.documents),
+        "labels": [unitizing_dict(result) for result in agreement.unitizing.values()],
+        "overall": unitizing_dict(agreement.unitizing_overall),
+        "pairs": [
+            {
+                "analyst_a": names.get(pair.annotator_a, "?"),
+                "analyst_b": names.get(pair.annotator_b, "?"),
+                "spans_exact": f1_dict(pair.spans_exact),
+                "spans_overlap": f1_dict(pair.spans_overlap),
+                "relations_exact": f1_dict(pair.relations_exact),
+                "relations_overlap": f1_dict(pair.relations_overlap),
+            }  # fmt: skip
+            for pair in agreement.pairs
+        ],
+        "analysts": [
+            {
+                "name": names.get(analyst, "?"),
+                "spans": dict(counts),
+                "spans_total": sum(counts.values()),
+                "relations": relations.get(analyst, 0),
+            }  # fmt: skip
+            for analyst, counts in agreement.span_counts.items()
+        ],
+    }
+
+
+def _agreement_response(user: Any, project: Project, document: Document | None) -> Response:
+    data = review_selectors.agreement_input(project=project, user=user, document=document)
+    # One code path for both reads: over a single document the pooled figures are that document's.
+    agreement = project_agreement(data.documents, labels=data.labels)
+    return Response(agreement_dict(agreement, data.names, project=project, document=document))
+
+
+AGREEMENT_DESCRIPTION = (
+    "Over submitted analyst sets only (withdrawn sets left out), on documents with two or more of them. "
+    "Coefficients that are undefined for the data (nobody marked a label, one analyst) are null."
+)
+
+
+class ProjectAgreementApi(APIView):
+    @extend_schema(
+        responses={200: serializers.AgreementSerializer, **ERRORS},
+        summary="Inter-annotator agreement over a project (reviewers, managers)",
+        description=AGREEMENT_DESCRIPTION,
+    )
+    def get(self, request: Request, project_id: int) -> Response:
+        project = selectors.project_get(project_id=project_id, user=request.user)
+        return _agreement_response(request.user, project, None)
+
+
+class DocumentAgreementApi(APIView):
+    @extend_schema(
+        responses={200: serializers.AgreementSerializer, **ERRORS},
+        summary="Inter-annotator agreement on one document (reviewers, managers)",
+        description=AGREEMENT_DESCRIPTION,
+    )
+    def get(self, request: Request, document_id: int) -> Response:
+        document = selectors.document_get(document_id=document_id, user=request.user)
+        return _agreement_response(request.user, document.project, document)
 
 
 # --- changes feed --------------------------------------------------------------------------------
