@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "axes",
     "annotations",
 ]
@@ -187,19 +188,49 @@ CELERY_TASK_TIME_LIMIT = 60 * 60  # an import of a large corpus may take minutes
 CELERY_TASK_SOFT_TIME_LIMIT = 55 * 60
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Export files are kept this many days, then the beat task deletes them (the Job row stays).
+CLAIMBENCH_EXPORT_RETENTION_DAYS = env.int("CLAIMBENCH_EXPORT_RETENTION_DAYS", default=7)
+CELERY_BEAT_SCHEDULE = {
+    "expire-export-files": {"task": "annotations.tasks.expire_export_files", "schedule": 60 * 60},
+}
 
 # --- REST framework ----------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Token first: a request with a bad token is refused (401) rather than falling back to the session.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "annotations.api.authentication.ApiTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["annotations.api.permissions.IsAuthenticatedMember"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_PAGINATION_CLASS": "annotations.api.pagination.IdCursorPagination",
+    "EXCEPTION_HANDLER": "annotations.api.exceptions.api_exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": [
+        "annotations.api.permissions.TokenRateThrottle",
+        "annotations.api.permissions.AnonymousRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "token": env.str("API_THROTTLE_TOKEN", default="6000/min"),
+        "anon": env.str("API_THROTTLE_ANON", default="60/min"),
+    },
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
+# The changes feed serves a change only when every earlier one is committed (annotations/api/feed.py).
+CLAIMBENCH_CHANGES_COMMIT_LAG = env.float("CLAIMBENCH_CHANGES_COMMIT_LAG", default=2.0)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Claimbench API",
-    "DESCRIPTION": "Documents, annotations and gold for downstream tools.",
+    "DESCRIPTION": "Documents, annotations and gold for downstream tools. Errors: {code, message, field}.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI's files come from drf-spectacular-sidecar, served by us: the CSP allows no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "COMPONENT_SPLIT_REQUEST": True,
 }
 
 # --- Security ------------------------------------------------------------------

@@ -27,6 +27,7 @@ from annotations.importers.base import (
 from annotations.text import normalise_text
 
 TITLE_MAX_CHARS = 300
+_TITLE_SCAN_CHARS = 4 * TITLE_MAX_CHARS
 _PREVIEW_CHARS = 60
 
 
@@ -39,14 +40,29 @@ def preview(text: str) -> str:
 
 def title_from_text(text: str, source_name: str) -> str:
     """The first non-empty line of the text, else the file's name without its extension."""
-    for line in text.split("\n"):
+    start = 0
+    # Line by line without splitting the whole article: the first line is usually the one.
+    while start < len(text):
+        end = text.find("\n", start)
+        if end < 0:
+            end = len(text)
+        line = text[start:end]
         if line.strip():
             return clean_title(line)
+        start = end + 1
     return clean_title(PurePosixPath(source_name.rsplit(":", 1)[-1].replace("\\", "/")).stem) or "Untitled"
 
 
 def clean_title(title: str) -> str:
     """One line, single spaces, at most TITLE_MAX_CHARS (cut at a word, with an ellipsis)."""
+    if len(title) > _TITLE_SCAN_CHARS:
+        # A one-line article is its own "first line": clean only its start. Cut at a space or
+        # newline, normalisation and word splitting of the head equal those of the whole up
+        # to the cut, so when the head alone is long enough the result is the same.
+        cut = max(title.rfind(" ", 0, _TITLE_SCAN_CHARS), title.rfind("\n", 0, _TITLE_SCAN_CHARS))
+        head = " ".join(normalise_text(title[:cut]).split()) if cut > 0 else ""
+        if len(head) > TITLE_MAX_CHARS:
+            title = head
     title = " ".join(normalise_text(title).split())
     if len(title) > TITLE_MAX_CHARS:
         cut = title.rfind(" ", 0, TITLE_MAX_CHARS)

@@ -47,6 +47,8 @@ import json
 from collections.abc import Iterator
 from typing import Any, BinaryIO, ClassVar
 
+import orjson
+
 from annotations.importers._records import (
     RecordBuilder,
     SetBuilder,
@@ -83,8 +85,10 @@ def iter_json_lines(stream: BinaryIO, source_name: str, limit: int) -> Iterator[
                 continue
             seen_a_record = True
             try:
-                value = json.loads(line.text.rstrip("\r\n"))
-            except json.JSONDecodeError as error:
+                # orjson: several times faster than the standard library on 4 KB articles, and
+                # stricter where it differs (NaN, lone surrogates, integers past 64 bits are refused).
+                value = orjson.loads(line.text)
+            except json.JSONDecodeError as error:  # orjson.JSONDecodeError is a subclass
                 yield RowError(source_name, line.number, f"not valid JSON: {error.msg} (column {error.colno})")
                 continue
             yield line, value

@@ -1,0 +1,1029 @@
+"""Import jobs: create a Job from uploaded files, run it in batches, retry it.
+
+The Celery task and the `import_documents` command are thin callers of
+`import_job_run`. A run claims the job with one conditional UPDATE, streams
+each file through its importer (pure, under `annotations/importers/`), and
+writes every ~500 records in one transaction: documents, their annotation sets,
+spans and relations, a `Change` (history) row per created span and relation,
+the batch's row errors, and the job's progress and checkpoint. A redelivered
+task therefore resumes after the last committed batch, and the unique
+constraints on (project, text hash) and (project, external id) make a repeated
+batch impossible rather than unlikely.
+
+Speed (bench/import_bench.py): rows are plain tuples written with COPY in its
+text format (`_insert`), never model instances; on PostgreSQL a second thread
+commits batch N while the caller parses batch N+1 (`_BatchWriter`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+import os
+import queue
+import threading
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO
+
+import orjson
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ImproperlyConfigured
+from django.core.files.storage import default_storage
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, models, transaction
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from annotations import access
+from annotations import importers as importer_registry
+from annotations.exceptions import InvalidInput, NotAllowed
+from annotations.importers import base as importer_base
+from annotations.importers._streams import SNIFF_BYTES
+from annotations.models import (
+    ANALYST_STATES,
+    GOLD_STATES,
+    AnnotationSet,
+    Change,
+    ChangeAction,
+    ChangeObject,
+    Document,
+    Job,
+    JobKind,
+    JobRowError,
+    JobStatus,
+    Membership,
+    Project,
+    Relation,
+    Role,
+    SetState,
+    Span,
+)
+from annotations.schema import Schema, SchemaError
+from annotations.services.annotating import MAX_NOTE_LENGTH, _check_offsets
+from annotations.services.documents import document_fields
+
+BATCH_SIZE = 500
+# A delivery that crashed the worker this many times is a poison message: fail the job instead of looping.
+MAX_DELIVERIES = 3
+MAX_UPLOAD_FILES = 100
+DUPLICATE_PREFIX = "skipped: duplicate"
+MAX_SUMMARY_FILES = 200
+STREAMING_FORMATS = frozenset({"jsonl", "doccano", "csv", "label_studio", "zip"})
+
+
+def heartbeat_stale_after() -> datetime.timedelta:
+    """How long a running job may go without a heartbeat before another delivery may take it over.
+
+    A batch commits (and beats) every second or so; the default leaves a wide
+    margin, and tests shorten it to watch a killed worker's job being resumed.
+    """
+    return datetime.timedelta(seconds=float(os.environ.get("CLAIMBENCH_JOB_STALE_SECONDS", "120")))
+
+
+# --- creating ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UploadedInput:
+    """One file to import: its name as the user gave it and a readable binary stream."""
+
+    name: str
+    stream: BinaryIO
+
+
+def _safe_name(name: str) -> str:
+    # Only the last path component, and nothing that storage would read as a directory.
+    base = name.replace("\\", "/").rsplit("/", 1)[-1].strip().lstrip(".")
+    return base[:200] or "upload"
+
+
+def import_job_create(
+    *,
+    project: Project,
+    files: Iterable[UploadedInput],
+    format: str = "auto",
+    options: Mapping[str, Any] | None = None,
+    actor: Any,
+) -> Job:
+    """Store the uploaded files and create a queued import Job (the caller enqueues it on commit).
+
+    `options` holds ImportOptions fields (cleanup, csv_text_column, csv_mapping, csv_delimiter).
+    Raises NotAllowed for non-managers and InvalidInput for no files, too many, or an unknown format.
+    """
+    if actor is not None:
+        access.require_can_manage(actor, project)
+    files = list(files)
+    if not files:
+        raise InvalidInput("choose at least one file to import", field="files")
+    if len(files) > MAX_UPLOAD_FILES:
+        raise InvalidInput(f"at most {MAX_UPLOAD_FILES} files per import; pack more into a ZIP", field="files")
+    limit = settings.CLAIMBENCH_MAX_UPLOAD_BYTES
+    too_big = [f.name for f in files if (getattr(f.stream, "size", None) or 0) > limit]
+    if too_big:
+        raise InvalidInput(
+            f"{', '.join(too_big)}: larger than the {limit // (1024 * 1024)} MB an import accepts", field="files"
+        )
+    if format != "auto" and format not in importer_registry.IMPORTERS:
+        known = ", ".join(sorted(importer_registry.IMPORTERS))
+        raise InvalidInput(f"unknown format {format!r}; choose auto or one of {known}", field="format")
+    import_options = _import_options(options or {})
+    job = Job(
+        project=project,
+        kind=JobKind.IMPORT,
+        format=format,
+        parameters={"options": _options_to_json(import_options), "files": []},
+        input_name=", ".join(_safe_name(f.name) for f in files)[:500],
+        created_by=actor if getattr(actor, "is_authenticated", False) else None,
+        summary={},
+    )
+    stored: list[dict[str, str]] = []
+    for index, upload in enumerate(files):
+        name = _safe_name(upload.name)
+        path = default_storage.save(f"jobs/{project.pk}/{job.uuid}/{index:03d}-{name}", upload.stream)
+        stored.append({"path": path, "name": name})
+    job.parameters["files"] = stored
+    job.input_file.name = stored[0]["path"]
+    with transaction.atomic():
+        job.save()
+    return job
+
+
+def _import_options(raw: Mapping[str, Any]) -> importer_base.ImportOptions:
+    allowed = {"cleanup", "csv_text_column", "csv_mapping", "csv_delimiter"}
+    unknown = set(raw) - allowed
+    if unknown:
+        raise InvalidInput(f"unknown import option(s): {', '.join(sorted(unknown))}", field="options")
+    values = {key: value for key, value in raw.items() if value is not None}
+    mapping = values.get("csv_mapping", {})
+    if not isinstance(mapping, Mapping) or not all(isinstance(v, str) for v in mapping.values()):
+        raise InvalidInput("the CSV column mapping must map field names to column names", field="csv_mapping")
+    values["csv_mapping"] = {str(k): v for k, v in mapping.items() if v}
+    return importer_base.ImportOptions(**values)
+
+
+def _options_to_json(options: importer_base.ImportOptions) -> dict[str, Any]:
+    return {
+        "cleanup": options.cleanup,
+        "csv_text_column": options.csv_text_column,
+        "csv_mapping": dict(options.csv_mapping),
+        "csv_delimiter": options.csv_delimiter,
+    }
+
+
+# --- claiming --------------------------------------------------------------------------
+
+
+def _claim(job_id: int) -> Job | None:
+    """Take the job for this delivery, or None when it is finished or alive in another worker."""
+    now = timezone.now()
+    claimable = Q(status=JobStatus.QUEUED) | Q(status=JobStatus.RUNNING, heartbeat_at__lt=now - heartbeat_stale_after())
+    claimed = (
+        Job.objects.filter(pk=job_id, kind=JobKind.IMPORT)
+        .filter(claimable)
+        .update(
+            status=JobStatus.RUNNING,
+            deliveries=F("deliveries") + 1,
+            heartbeat_at=now,
+            started_at=Coalesce(F("started_at"), now),
+        )
+    )
+    if not claimed:
+        return None
+    return Job.objects.select_related("project").get(pk=job_id)
+
+
+# --- validating pre-annotated sets (pure) ---------------------------------------------
+
+
+# Plain tuples, not model instances: a batch holds thousands of these, and building a
+# Django model per span cost more than validating and writing it.
+# A planned span: (local_id, label, start, end, quote, attributes, note, provenance).
+PlannedSpan = tuple[str, str, int, int, str, dict[str, Any], str, dict[str, Any]]
+# A planned relation: (type, source local_id, target local_id, attributes, note, provenance).
+PlannedRelation = tuple[str, str, str, dict[str, Any], str, dict[str, Any]]
+
+
+@dataclass
+class _SetPlan:
+    """A validated set, ready to insert once its document has a primary key."""
+
+    annotator_id: int | None
+    is_gold: bool
+    state: str
+    spans: list[PlannedSpan] = field(default_factory=list)
+    relations: list[PlannedRelation] = field(default_factory=list)
+
+
+def validate_parsed_set(
+    schema: Schema, text: str, parsed: importer_base.ParsedSet
+) -> tuple[list[PlannedSpan], list[PlannedRelation], list[str]]:
+    """Check one parsed set with the service layer's rules; return planned spans, relations, problems.
+
+    The same checks as span_create / relation_create: offsets in range and the
+    quote matching (`_check_offsets`), label and attributes in the schema, note
+    length, both relation ends in the set, no self-links, the right label pair.
+    """
+    problems: list[str] = []
+    spans: list[PlannedSpan] = []
+    labels: dict[str, str] = {}
+    for parsed_span in parsed.spans:
+        local_id, label = parsed_span.local_id, parsed_span.label
+        try:
+            quote = parsed_span.quote if parsed_span.quote is not None else text[parsed_span.start : parsed_span.end]
+            _check_offsets(text, parsed_span.start, parsed_span.end, quote)
+            schema.check_label(label)
+            # No attributes clean to none; skipping the call is the common case's fast path.
+            attributes = schema.clean_attributes(label, parsed_span.attributes) if parsed_span.attributes else {}
+        except InvalidInput as error:
+            problems.append(f"span {local_id!r}: {error.message}")
+            continue
+        except SchemaError as error:
+            problems.append(f"span {local_id!r}: {error}")
+            continue
+        if len(parsed_span.note) > MAX_NOTE_LENGTH:
+            problems.append(f"span {local_id!r}: note is longer than {MAX_NOTE_LENGTH} characters")
+            continue
+        if local_id in labels:
+            problems.append(f"span {local_id!r}: the id is used twice in one set")
+            continue
+        labels[local_id] = label
+        spans.append(
+            (local_id, label, parsed_span.start, parsed_span.end, quote, attributes, parsed_span.note,
+             dict(parsed_span.provenance))
+        )  # fmt: skip
+    relations: list[PlannedRelation] = []
+    seen: set[tuple[str, str, str]] = set()
+    for rel in parsed.relations:
+        where = f"relation {rel.type} {rel.source_local_id!r} → {rel.target_local_id!r}"
+        source_label = labels.get(rel.source_local_id)
+        target_label = labels.get(rel.target_local_id)
+        if source_label is None or target_label is None:
+            missing = rel.source_local_id if source_label is None else rel.target_local_id
+            problems.append(f"{where}: no valid span {missing!r} in this set")
+            continue
+        if rel.source_local_id == rel.target_local_id:
+            problems.append(f"{where}: a span cannot be linked to itself")
+            continue
+        key = (rel.type, rel.source_local_id, rel.target_local_id)
+        if key in seen:
+            problems.append(f"{where}: the same link is given twice")
+            continue
+        try:
+            schema.check_relation(rel.type, source_label, target_label)
+            attributes = schema.clean_attributes(rel.type, rel.attributes) if rel.attributes else {}
+        except SchemaError as error:
+            problems.append(f"{where}: {error}")
+            continue
+        seen.add(key)
+        relations.append(
+            (rel.type, rel.source_local_id, rel.target_local_id, attributes, rel.note, dict(rel.provenance))
+        )
+    return spans, relations, problems
+
+
+# --- running ---------------------------------------------------------------------------
+
+
+@dataclass
+class _Pending:
+    """One record of the current batch that parsed into a document (`fields`: see document_fields)."""
+
+    parsed: importer_base.ParsedDocument
+    fields: dict[str, Any]
+    uuid: uuid.UUID
+    sets: list[_SetPlan]
+    document_id: int | None = None
+
+
+@dataclass
+class _RowError:
+    source_name: str
+    line: int | None
+    reason: str
+
+
+class _Batch:
+    """What one transaction writes: documents (with sets) and row errors, plus the summary delta."""
+
+    def __init__(self) -> None:
+        self.pending: list[_Pending] = []
+        self.errors: list[_RowError] = []
+        # What cleanup dropped, per record: applied to the summary by whoever commits the batch.
+        self.removed: list[tuple[str, tuple[str, ...]]] = []
+        self.consumed = 0
+        self.failed = 0
+
+
+def _can_write_in_background() -> bool:
+    # Only on PostgreSQL (SQLite has one writer anyway) and only when the caller holds no
+    # transaction: a caller inside one (tests) must see every batch in its own transaction.
+    db = connections[DEFAULT_DB_ALIAS]
+    return db.vendor == "postgresql" and not db.in_atomic_block
+
+
+class _BatchWriter:
+    """Commits batches on a second thread (with its own connection) while the caller parses the next.
+
+    Parsing and validating is Python work and COPY is the database's, so on two
+    cores they overlap. Batches still commit one at a time and in order, each
+    with its checkpoint, so a redelivered job resumes exactly as without the
+    thread. At most one batch waits while another commits: memory stays flat.
+    All summary and job updates happen in the writer's `commit`.
+    """
+
+    def __init__(self, commit: Callable[[_Batch, int, int], None]) -> None:
+        self._commit = commit
+        self._queue: queue.Queue[tuple[_Batch, int, int] | None] = queue.Queue(maxsize=1)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="import-batch-writer", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            while (item := self._queue.get()) is not None:
+                if self._error is None:  # after an error, drain without writing until told to stop
+                    try:
+                        self._commit(*item)
+                    except BaseException as error:  # noqa: BLE001 - handed to the caller's thread
+                        self._error = error
+        finally:
+            connections.close_all()  # this thread's own connections
+
+    def put(self, batch: _Batch, file_index: int, records: int) -> None:
+        if self._error is not None:
+            self.close()
+        self._queue.put((batch, file_index, records))
+
+    def close(self) -> None:
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+
+class _Runner:
+    def __init__(self, job: Job, progress: Callable[[Job], None] | None) -> None:
+        self.job = job
+        self.project = job.project
+        self.schema = self.project.parsed_schema
+        self.progress = progress
+        self.options = _import_options(job.parameters.get("options", {}))
+        self.summary: dict[str, Any] = {
+            "documents_created": 0,
+            "skipped_duplicates": 0,
+            "spans_created": 0,
+            "relations_created": 0,
+            "sets_created": 0,
+            "files": {},
+            **(job.summary or {}),
+        }
+        self.members = self._members()
+        self.pseudo_users: dict[str, int] = {}
+        self.importer_key = job.format
+        self.writer: _BatchWriter | None = None
+
+    def _members(self) -> dict[str, int]:
+        user_model = get_user_model()
+        field_name = user_model.USERNAME_FIELD
+        rows = list(
+            Membership.objects.filter(project=self.project).values_list(f"user__{field_name}", "user__email", "user_id")
+        )
+        # Label Studio names annotators by e-mail; a username always wins over an e-mail.
+        members = {email: user_id for _, email, user_id in rows if email}
+        members.update({username: user_id for username, _, user_id in rows})
+        return members
+
+    # The checkpoint names the file being read and how many records of it are committed.
+    def run(self) -> None:
+        files: list[dict[str, str]] = self.job.parameters.get("files", [])
+        checkpoint = self.job.checkpoint or {}
+        start_file = int(checkpoint.get("file", 0))
+        if self.job.total is None:
+            self._count(files)
+        self.writer = _BatchWriter(self._commit) if _can_write_in_background() else None
+        try:
+            for index, stored in enumerate(files):
+                if index < start_file:
+                    continue
+                skip = int(checkpoint.get("records", 0)) if index == start_file else 0
+                self._run_file(index, stored, skip)
+        finally:
+            if self.writer is not None:
+                self.writer.close()  # waits for the last batch; raises the writer's error, if any
+        self._finish()
+
+    def _submit(self, batch: _Batch, file_index: int, records: int) -> None:
+        if self.writer is None:
+            self._commit(batch, file_index, records)
+        else:
+            self.writer.put(batch, file_index, records)
+
+    def _count(self, files: list[dict[str, str]]) -> None:
+        total = 0
+        for stored in files:
+            with default_storage.open(stored["path"], "rb") as stream:
+                try:
+                    hint = self._importer(stored["name"], stream).count_hint(stream)
+                except importer_base.UnknownFormat:
+                    hint = 1  # reported as one failed row when the file is read
+            total += hint or 0
+        self.job.total = total
+        Job.objects.filter(pk=self.job.pk).update(total=total)
+
+    def _importer(self, name: str, stream: BinaryIO) -> Any:
+        key = self.job.format
+        if key == "auto":
+            head = stream.read(SNIFF_BYTES)
+            stream.seek(0)
+            key = importer_registry.detect_format(name, head)
+        return importer_registry.get_importer(key)
+
+    def _options_for(self, key: str) -> importer_base.ImportOptions:
+        # Streaming formats hold one record at a time, so they may be as large as an upload
+        # may be; formats read whole (text, HTML, brat) keep the importers' smaller default.
+        if key in STREAMING_FORMATS:
+            return dataclasses.replace(self.options, max_file_bytes=settings.CLAIMBENCH_MAX_UPLOAD_BYTES)
+        return self.options
+
+    def _run_file(self, index: int, stored: dict[str, str], skip: int) -> None:
+        name = stored["name"]
+        with default_storage.open(stored["path"], "rb") as stream:
+            try:
+                importer = self._importer(name, stream)
+            except importer_base.UnknownFormat as error:
+                items: Iterator[Any] = iter([importer_base.RowError(name, None, str(error))])
+            else:
+                self.importer_key = importer.key
+                items = iter(importer.parse(stream, name, self._options_for(importer.key)))
+            consumed = 0
+            batch = _Batch()
+            for item in items:
+                consumed += 1
+                if consumed <= skip:
+                    continue  # committed by an earlier delivery
+                self._add(batch, item)
+                batch.consumed = consumed
+                if len(batch.pending) + len(batch.errors) >= BATCH_SIZE:
+                    self._submit(batch, index, consumed)
+                    batch = _Batch()
+            self._submit(batch, index + 1, 0)
+
+    def _add(self, batch: _Batch, item: Any) -> None:
+        if isinstance(item, importer_base.RowError):
+            batch.errors.append(_RowError(item.source_name, item.line, item.reason))
+            batch.failed += 1
+            return
+        parsed: importer_base.ParsedDocument = item
+        problems: list[str] = []
+        fields: dict[str, Any] | None
+        document_uuid = uuid.uuid4()
+        try:
+            fields = document_fields(
+                text=parsed.text,
+                title=parsed.title,
+                metadata=_metadata(parsed.metadata),
+                raw_source=parsed.raw_source,
+                raw_source_name=parsed.source_name,
+                text_is_normalised=True,  # the importers' contract (importers/base.py)
+            )
+        except InvalidInput as error:
+            problems.append(error.message)
+            fields = None
+        plans: list[_SetPlan] = []
+        if fields is not None:
+            if parsed.uuid:
+                try:
+                    document_uuid = uuid.UUID(str(parsed.uuid))
+                except ValueError:
+                    problems.append(f"uuid {parsed.uuid!r} is not a UUID")
+            plans = self._plan_sets(parsed, fields["text"], problems)
+        if problems:
+            for problem in problems:
+                batch.errors.append(_RowError(parsed.source_name, parsed.line, problem))
+            batch.failed += 1
+            return
+        assert fields is not None
+        if parsed.removed_lines:
+            batch.removed.append((parsed.source_name, parsed.removed_lines))
+        batch.pending.append(_Pending(parsed, fields, document_uuid, plans))
+
+    def _plan_sets(self, parsed: importer_base.ParsedDocument, text: str, problems: list[str]) -> list[_SetPlan]:
+        plans: list[_SetPlan] = []
+        owners: set[Any] = set()
+        for parsed_set in parsed.sets:
+            if parsed_set.is_gold:
+                annotator_id = None
+                states = GOLD_STATES
+                default_state = SetState.OPEN
+            elif parsed_set.annotator is None:
+                annotator_id = self._pseudo_user()
+                states = ANALYST_STATES
+                default_state = SetState.IN_PROGRESS
+            else:
+                annotator_id = self.members.get(parsed_set.annotator)
+                if annotator_id is None:
+                    problems.append(
+                        f"annotator {parsed_set.annotator!r} is not a member of this project; add them first"
+                    )
+                    continue
+                states = ANALYST_STATES
+                default_state = SetState.IN_PROGRESS
+            owner = "gold" if parsed_set.is_gold else annotator_id
+            if owner in owners:
+                problems.append(f"two sets for {'gold' if parsed_set.is_gold else parsed_set.annotator!r}")
+                continue
+            owners.add(owner)
+            state = parsed_set.state or default_state
+            if state not in states:
+                problems.append(f"state {state!r} is not one of {', '.join(states)}")
+                continue
+            spans, relations, set_problems = validate_parsed_set(self.schema, text, parsed_set)
+            problems.extend(set_problems)
+            plans.append(_SetPlan(annotator_id, parsed_set.is_gold, state, spans, relations))
+        return plans
+
+    def _pseudo_user(self) -> int:
+        # Formats without annotator names (doccano, brat, predictions) land in the set of a
+        # pseudo-analyst named after the format, so they never mix with a person's own work.
+        name = f"{self.importer_key}-import"[:150]
+        if name not in self.pseudo_users:
+            user_model = get_user_model()
+            user, created = user_model.objects.get_or_create(**{user_model.USERNAME_FIELD: name})
+            if created:
+                user.set_unusable_password()
+                user.is_active = False
+                user.save()
+            Membership.objects.get_or_create(project=self.project, user=user, defaults={"role": Role.ANNOTATOR})
+            self.pseudo_users[name] = user.pk
+            self.members.setdefault(name, user.pk)
+        return self.pseudo_users[name]
+
+    def _file_summary(self, source_name: str) -> dict[str, Any]:
+        # One entry per file (per archive member); a huge archive folds the tail into one entry
+        # so the summary stays small enough to rewrite after every batch.
+        files: dict[str, Any] = self.summary["files"]
+        key = source_name if source_name in files or len(files) < MAX_SUMMARY_FILES else "(other files)"
+        return files.setdefault(key, {"documents": 0, "removed_lines": 0, "removed": []})
+
+    def _commit(self, batch: _Batch, file_index: int, records: int) -> None:
+        for source_name, removed_lines in batch.removed:
+            file_summary = self._file_summary(source_name)
+            file_summary["removed_lines"] += len(removed_lines)
+            # Keep a readable sample of what cleanup dropped, not an unbounded list.
+            room = 50 - len(file_summary["removed"])
+            if room > 0:
+                file_summary["removed"].extend(line[:200] for line in removed_lines[:room])
+        with transaction.atomic():
+            _relax_commit_durability()
+            created = self._insert_documents(batch)
+            self._insert_sets(created)
+            _insert(
+                _JOB_ROW_ERRORS,
+                [(self.job.pk, error.source_name[:500], error.line, error.reason) for error in batch.errors],
+            )
+            now = timezone.now()
+            self.job.done += len(batch.pending) + batch.failed
+            self.job.rows_failed += batch.failed
+            self.job.checkpoint = {"file": file_index, "records": records}
+            self.job.heartbeat_at = now
+            self.job.summary = self.summary
+            Job.objects.filter(pk=self.job.pk).update(
+                done=self.job.done,
+                rows_failed=self.job.rows_failed,
+                checkpoint=self.job.checkpoint,
+                heartbeat_at=now,
+                summary=self.summary,
+            )
+        if self.progress is not None:
+            self.progress(self.job)
+
+    def _insert_documents(self, batch: _Batch) -> list[_Pending]:
+        if not batch.pending:
+            return []
+        hashes = {p.fields["text_sha256"] for p in batch.pending}
+        external_ids = {p.fields["external_id"] for p in batch.pending if p.fields.get("external_id")}
+        existing_hash = dict(
+            Document.objects.filter(project=self.project, text_sha256__in=hashes).values_list("text_sha256", "uuid")
+        )
+        existing_ext = dict(
+            Document.objects.filter(project=self.project, external_id__in=external_ids).values_list(
+                "external_id", "uuid"
+            )
+        )
+        fresh: list[_Pending] = []
+        for pending in batch.pending:
+            text_hash, external_id = pending.fields["text_sha256"], pending.fields.get("external_id")
+            duplicate_of = None
+            if text_hash in existing_hash:
+                duplicate_of = f"document {existing_hash[text_hash]} (same text)"
+            elif external_id and external_id in existing_ext:
+                duplicate_of = f"document {existing_ext[external_id]} (same external id)"
+            if duplicate_of is not None:
+                batch.errors.append(
+                    _RowError(pending.parsed.source_name, pending.parsed.line, f"{DUPLICATE_PREFIX} of {duplicate_of}")
+                )
+                self.summary["skipped_duplicates"] += 1
+                continue
+            # Later records in the same batch dedupe against earlier ones.
+            existing_hash[text_hash] = pending.uuid
+            if external_id:
+                existing_ext[external_id] = pending.uuid
+            fresh.append(pending)
+        try:
+            with transaction.atomic():
+                now = timezone.now()
+                ids = _insert(_DOCUMENTS, [self._document_row(p, now) for p in fresh])
+        except IntegrityError:
+            # A concurrent import of the same text won the race; the constraint is the
+            # guarantee. Insert one by one so only the clashing rows become notes.
+            fresh = self._insert_one_by_one(batch, fresh)
+        else:
+            for pending, document_id in zip(fresh, ids, strict=True):
+                pending.document_id = document_id
+        for pending in fresh:
+            self.summary["documents_created"] += 1
+            self._file_summary(pending.parsed.source_name)["documents"] += 1
+        return fresh
+
+    def _document_row(self, pending: _Pending, now: datetime.datetime) -> tuple[Any, ...]:
+        get = pending.fields.get
+        return (
+            pending.uuid, self.project.pk, get("title", ""), get("text"), get("text_sha256"), get("raw_source"),
+            get("raw_source_name", ""), get("source_url", ""), get("outlet", ""), get("author", ""),
+            get("published_date"), get("language", ""), get("external_id", ""), self.job.pk, now, now,
+        )  # fmt: skip
+
+    def _insert_one_by_one(self, batch: _Batch, fresh: list[_Pending]) -> list[_Pending]:
+        kept: list[_Pending] = []
+        for pending in fresh:
+            document = Document(project=self.project, import_job=self.job, uuid=pending.uuid, **pending.fields)
+            try:
+                with transaction.atomic():
+                    document.save(force_insert=True)
+            except IntegrityError:
+                batch.errors.append(
+                    _RowError(
+                        pending.parsed.source_name,
+                        pending.parsed.line,
+                        f"{DUPLICATE_PREFIX} of a document imported at the same time",
+                    )
+                )
+                self.summary["skipped_duplicates"] += 1
+                continue
+            pending.document_id = document.pk
+            kept.append(pending)
+        return kept
+
+    def _insert_sets(self, created: list[_Pending]) -> None:
+        """Sets, spans, relations and their history (one Change per created span and relation).
+
+        The Change rows make imported work visible to the API's changes feed, like
+        a span drawn by hand: action create, the same snapshot as span_snapshot /
+        relation_snapshot, the job's creator as actor, one group per document.
+        """
+        now = timezone.now()
+        planned: list[tuple[_Pending, _SetPlan, uuid.UUID]] = []
+        set_rows: list[tuple[Any, ...]] = []
+        for pending in created:
+            group = uuid.uuid4()
+            for plan in pending.sets:
+                set_uuid = uuid.uuid4()
+                submitted_at = now if plan.state in (SetState.SUBMITTED, SetState.ADJUDICATED) else None
+                version = 1 + len(plan.spans) + len(plan.relations)
+                set_rows.append(
+                    (set_uuid, pending.document_id, plan.annotator_id, plan.is_gold, plan.state, version, now, now,
+                     submitted_at, None, None)
+                )  # fmt: skip
+                planned.append((pending, plan, group))
+        if not set_rows:
+            return
+        set_ids = _insert(_SETS, set_rows)
+        span_rows: list[tuple[Any, ...]] = []
+        span_uuids: list[str] = []
+        for set_id, (_, plan, _) in zip(set_ids, planned, strict=True):
+            for _, label, start, end, quote, attributes, note, provenance in plan.spans:
+                span_uuid = str(uuid.uuid4())  # a string once: it goes into the row and the snapshot
+                span_uuids.append(span_uuid)
+                span_rows.append((span_uuid, set_id, label, start, end, quote, attributes, note, provenance, now, now))
+        span_ids = _insert(_SPANS, span_rows)
+        relation_rows: list[tuple[Any, ...]] = []
+        change_rows: list[tuple[Any, ...]] = []
+        project_id, actor_id = self.project.pk, self.job.created_by_id
+        position = 0
+        for set_id, (_, plan, group) in zip(set_ids, planned, strict=True):
+            by_local_id: dict[str, tuple[int, str]] = {}
+            version = 1
+            for span in plan.spans:
+                span_uuid = span_uuids[position]
+                by_local_id[span[0]] = (span_ids[position], span_uuid)
+                position += 1
+                version += 1
+                after = {
+                    "uuid": span_uuid, "label": span[1], "start": span[2], "end": span[3], "quote": span[4],
+                    "attributes": span[5], "note": span[6], "provenance": span[7],
+                }  # fmt: skip
+                change_rows.append(
+                    (project_id, set_id, ChangeObject.SPAN.value, span_uuid, ChangeAction.CREATE.value, None, after,
+                     group, version, None, actor_id, now)
+                )  # fmt: skip
+            for type_key, source_local, target_local, attributes, note, provenance in plan.relations:
+                (source_id, source_uuid), (target_id, target_uuid) = (
+                    by_local_id[source_local],
+                    by_local_id[target_local],
+                )
+                relation_uuid = str(uuid.uuid4())
+                version += 1
+                relation_rows.append(
+                    (relation_uuid, set_id, type_key, source_id, target_id, attributes, note, provenance, now, now)
+                )
+                after = {
+                    "uuid": relation_uuid, "type": type_key, "source": source_uuid,
+                    "target": target_uuid, "attributes": attributes, "note": note, "provenance": provenance,
+                }  # fmt: skip
+                change_rows.append(
+                    (project_id, set_id, ChangeObject.RELATION.value, relation_uuid, ChangeAction.CREATE.value, None,
+                     after, group, version, None, actor_id, now)
+                )  # fmt: skip
+        _insert(_RELATIONS, relation_rows)
+        _insert(_CHANGES, change_rows)
+        self.summary["sets_created"] += len(set_rows)
+        self.summary["spans_created"] += len(span_rows)
+        self.summary["relations_created"] += len(relation_rows)
+
+    def _finish(self) -> None:
+        now = timezone.now()
+        Job.objects.filter(pk=self.job.pk).update(
+            status=JobStatus.DONE, finished_at=now, heartbeat_at=now, total=F("done"), summary=self.summary
+        )
+        self.job.refresh_from_db()
+
+
+class _Table:
+    """A table written by bulk imports: its model and the columns each row tuple fills, in order.
+
+    The columns are every concrete field but the id, spelled out so a row is a
+    plain tuple; a model field added later without being added here fails the
+    first import loudly instead of being left to its database default.
+    """
+
+    def __init__(self, model: type[models.Model], attnames: tuple[str, ...]) -> None:
+        meta = model._meta
+        by_attname = {f.attname: f for f in meta.concrete_fields}
+        expected = set(by_attname) - {meta.pk.attname}
+        if set(attnames) != expected:
+            raise ImproperlyConfigured(
+                f"bulk import columns for {meta.label} are out of date: missing {sorted(expected - set(attnames))}, "
+                f"unknown {sorted(set(attnames) - expected)}"
+            )
+        self.model = model
+        self.attnames = attnames
+        self.table = meta.db_table
+        self.pk_column = meta.pk.column
+        self.columns = (meta.pk.column, *(by_attname[name].column for name in attnames))
+        self.formatters = (str, *(_copy_formatter(by_attname[name]) for name in attnames))
+
+
+def _copy_formatter(model_field: models.Field[Any, Any]) -> Callable[[Any], str]:
+    """How one column's Python value is spelled in COPY's text format (None is handled by the caller)."""
+    if model_field.is_relation:
+        return str
+    kind = model_field.get_internal_type()
+    if kind == "JSONField":
+        return _copy_json
+    if kind == "BooleanField":
+        return _copy_bool
+    if kind in ("DateTimeField", "DateField"):
+        return _copy_isoformat
+    if kind == "BinaryField":
+        return _copy_bytes
+    if kind in ("UUIDField", "AutoField", "BigAutoField", "IntegerField", "BigIntegerField",
+                "PositiveIntegerField", "PositiveSmallIntegerField", "SmallIntegerField"):  # fmt: skip
+        return str
+    return _copy_escape
+
+
+def _copy_escape(value: str) -> str:
+    # COPY's text format: backslash, newline, carriage return and tab are escaped; the
+    # membership tests run at C speed and most values need no replacement at all.
+    if "\\" in value:
+        value = value.replace("\\", "\\\\")
+    if "\n" in value:
+        value = value.replace("\n", "\\n")
+    if "\r" in value:
+        value = value.replace("\r", "\\r")
+    if "\t" in value:
+        value = value.replace("\t", "\\t")
+    return value
+
+
+def _copy_json(value: Any) -> str:
+    try:
+        encoded = orjson.dumps(value).decode()
+    except TypeError:  # a type orjson refuses (an integer past 64 bits): the standard library's spelling
+        encoded = json.dumps(value)
+    return _copy_escape(encoded)
+
+
+def _copy_bool(value: bool) -> str:
+    return "t" if value else "f"
+
+
+def _copy_isoformat(value: datetime.date) -> str:
+    # Every row of a batch carries the same timestamps: spell the last one once. The pair
+    # is read and replaced as one tuple, so concurrent imports in threads never mix them.
+    last_value, last_spelled = _last_isoformat[0]
+    if value is last_value:
+        return last_spelled
+    spelled = value.isoformat()
+    _last_isoformat[0] = (value, spelled)
+    return spelled
+
+
+_last_isoformat: list[tuple[Any, str]] = [(None, "")]
+
+
+def _copy_bytes(value: bytes) -> str:
+    return "\\\\x" + bytes(value).hex()
+
+
+_DOCUMENTS = _Table(Document, (
+    "uuid", "project_id", "title", "text", "text_sha256", "raw_source", "raw_source_name", "source_url", "outlet",
+    "author", "published_date", "language", "external_id", "import_job_id", "created_at", "updated_at",
+))  # fmt: skip
+_SETS = _Table(AnnotationSet, (
+    "uuid", "document_id", "annotator_id", "is_gold", "state", "version", "created_at", "updated_at", "submitted_at",
+    "finished_by_id", "withdrawn_at",
+))  # fmt: skip
+_SPANS = _Table(Span, (
+    "uuid", "annotation_set_id", "label", "start", "end", "quote", "attributes", "note", "provenance", "created_at",
+    "updated_at",
+))  # fmt: skip
+_RELATIONS = _Table(Relation, (
+    "uuid", "annotation_set_id", "type", "source_id", "target_id", "attributes", "note", "provenance", "created_at",
+    "updated_at",
+))  # fmt: skip
+_CHANGES = _Table(Change, (
+    "project_id", "annotation_set_id", "object_type", "object_uuid", "action", "before", "after", "group",
+    "set_version", "reverts_id", "actor_id", "created_at",
+))  # fmt: skip
+_JOB_ROW_ERRORS = _Table(JobRowError, ("job_id", "source_name", "line", "reason"))
+
+
+def _relax_commit_durability() -> None:
+    """On PostgreSQL, let this batch's COMMIT return before its WAL reaches the disk.
+
+    Waiting for the flush was a third of an import's time. Safe here: a batch
+    writes its data and the job's checkpoint in one transaction, so a database
+    crash that loses the last fraction of a second of commits loses both
+    together, and the redelivered job resumes from the checkpoint that survived
+    (dedupe guards the rest). The job's final "done" is committed synchronously,
+    which flushes every batch before it.
+    """
+    db = connections[DEFAULT_DB_ALIAS]
+    if db.vendor == "postgresql":
+        with db.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+
+
+def _insert(table: _Table, rows: list[tuple[Any, ...]]) -> list[int]:
+    """Insert row tuples (values in `table.attnames` order) in one round trip; return their new ids in order.
+
+    On PostgreSQL: ids drawn from the table's sequence in one query, so that
+    rows of the next table can point at them, then COPY in its text format,
+    spelled here per column: no model instances and no per-field conversion
+    layer (those were most of an import's time). Elsewhere (SQLite, tests and
+    single-machine use): model instances through bulk_create, which returns the keys.
+    """
+    if not rows:
+        return []
+    db = connections[DEFAULT_DB_ALIAS]
+    if db.vendor != "postgresql":
+        attnames = table.attnames
+        objects = [table.model(**dict(zip(attnames, row, strict=True))) for row in rows]
+        table.model._default_manager.bulk_create(objects, batch_size=BATCH_SIZE)
+        return [obj.pk for obj in objects]
+    quote = db.ops.quote_name
+    formatters = table.formatters
+    with db.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+            [table.table, table.pk_column, len(rows)],
+        )
+        ids = [pk for (pk,) in cursor.fetchall()]
+        lines = [
+            "\t".join([_COPY_NULL if value is None else spell(value)
+                       for spell, value in zip(formatters, (pk, *row), strict=True)])
+            for pk, row in zip(ids, rows, strict=True)
+        ]  # fmt: skip
+        columns = ", ".join(quote(column) for column in table.columns)
+        with cursor.cursor.copy(f"COPY {quote(table.table)} ({columns}) FROM STDIN") as copy:
+            # About 1 MB per write: few calls, and no single string as large as the batch.
+            chunk: list[str] = []
+            size = 0
+            for line in lines:
+                chunk.append(line)
+                size += len(line)
+                if size > _COPY_CHUNK:
+                    copy.write("\n".join(chunk) + "\n")
+                    chunk, size = [], 0
+            if chunk:
+                copy.write("\n".join(chunk) + "\n")
+    return ids
+
+
+_COPY_NULL = "\\N"
+_COPY_CHUNK = 1024 * 1024
+
+
+def _metadata(metadata: Mapping[str, str | None]) -> dict[str, Any]:
+    renamed = {("published_date" if key == "published" else key): value for key, value in metadata.items()}
+    return {key: value for key, value in renamed.items() if value is not None}
+
+
+def import_job_run(job_id: int, *, progress: Callable[[Job], None] | None = None) -> Job | None:
+    """Run (or resume) an import job; None when this delivery has nothing to do.
+
+    Safe to call twice for the same job: a second delivery while the first is
+    alive finds the job claimed and returns; after a crash it resumes from the
+    checkpoint. A job whose deliveries keep crashing fails instead of looping.
+    """
+    job = _claim(job_id)
+    if job is None:
+        return None
+    if job.deliveries > MAX_DELIVERIES:
+        _fail(job, f"gave up after {MAX_DELIVERIES} attempts: the worker stopped each time while running this import")
+        return job
+    try:
+        _Runner(job, progress).run()
+    except Exception as error:
+        # A job never stays "running" after an error it can report: say what broke.
+        _fail(job, f"the import stopped: {type(error).__name__}: {error}")
+        raise
+    job.refresh_from_db()
+    return job
+
+
+def _fail(job: Job, reason: str) -> None:
+    now = timezone.now()
+    Job.objects.filter(pk=job.pk).update(status=JobStatus.FAILED, error=reason[:5000], finished_at=now)
+    job.refresh_from_db()
+
+
+def import_job_retry(*, job: Job, actor: Any) -> Job:
+    """Queue a failed or cancelled import again; it resumes from its checkpoint. The caller enqueues it."""
+    if actor is not None:
+        access.require_can_manage(actor, job.project)
+    if job.kind != JobKind.IMPORT:
+        raise InvalidInput("only imports can be retried here")
+    updated = Job.objects.filter(pk=job.pk, status__in=(JobStatus.FAILED, JobStatus.CANCELLED)).update(
+        status=JobStatus.QUEUED, deliveries=0, error="", finished_at=None
+    )
+    if not updated:
+        raise NotAllowed("only a failed or cancelled import can be retried")
+    job.refresh_from_db()
+    return job
+
+
+def job_is_stalled(job: Job) -> bool:
+    """A running job whose worker has not beaten for longer than a takeover allows."""
+    if job.status != JobStatus.RUNNING or job.heartbeat_at is None:
+        return False
+    return timezone.now() - job.heartbeat_at > heartbeat_stale_after()
+
+
+def enqueue(job: Job) -> None:
+    """Send the job to Celery once the transaction that created or re-queued it commits."""
+    from annotations.tasks import run_import_job
+
+    run_import_job.delay_on_commit(job.pk)
+
+
+WORKER_PING_CACHE_KEY = "claimbench:celery-workers-answering"
+
+
+def workers_available() -> bool | None:
+    """Whether any Celery worker answers a ping (cached a few seconds); None when the broker cannot tell.
+
+    Lets the job page say "no worker is running" instead of spinning. The
+    filesystem broker of the single-machine default has no broadcast, so it
+    cannot answer: the page then falls back to saying the job is still queued.
+    """
+    from django.core.cache import cache
+
+    cached = cache.get(WORKER_PING_CACHE_KEY)
+    if cached is not None:
+        return None if cached == "unknown" else cached == "yes"
+    from workbench.celery import app as celery_app
+
+    answer: bool | None
+    try:
+        answer = bool(celery_app.control.ping(timeout=0.5))
+    except Exception:  # noqa: BLE001 - any broker failure means "cannot tell", never a 500
+        answer = None
+    cache.set(WORKER_PING_CACHE_KEY, {True: "yes", False: "no", None: "unknown"}[answer], 5)
+    return answer

@@ -1,0 +1,219 @@
+"""Import throughput and worker memory, through a real Celery worker on PostgreSQL + Redis.
+
+Three runs, each a fresh project on the same database:
+
+1. 10,000 Claimbench JSONL documents of about 4 KB (no spans);
+2. the same 10,000 documents (new texts) with 10 spans each, in one analyst's set;
+3. a JSONL file of about 500 MB (generated in /tmp, deleted afterwards).
+
+For each it prints documents/s (from the job's started_at to finished_at,
+that is the worker's own time, median of RUNS runs for 1 and 2) and the
+worker's peak resident memory (VmHWM of the worker process, which with
+--pool=solo is the process that runs the task). Targets: ≥ 4,000 docs/s
+without spans, ≥ 2,000 with 10 spans, worker peak < 300 MB.
+
+Run from the project root with your own database and Redis number:
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/cb_importbench \\
+    CELERY_BROKER_URL=redis://127.0.0.1:6379/12 .venv/bin/python -m bench.import_bench [--skip-large]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import django
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "workbench.settings")
+os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-0123456789-0123456789-0123456789")
+django.setup()
+
+from django.conf import settings  # noqa: E402
+from django.contrib.auth import get_user_model  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+
+from annotations.models import Job, Role  # noqa: E402
+from annotations.services import jobs, projects  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCUMENTS = 10_000
+SPANS = 10
+RUNS = 3
+LARGE_BYTES = 500 * 1024 * 1024
+WORDS = [
+    "minister",
+    "parliament",
+    "budget",
+    "grain",
+    "exports",
+    "council",
+    "said",
+    "denied",
+    "reported",
+    "according",
+    "sources",
+    "claimed",
+    "rose",
+    "fell",
+    "percent",
+    "year",
+    "government",
+    "opposition",
+    "court",
+    "ruling",
+    "election",
+    "campaign",
+    "statement",
+    "interview",
+    "press",
+    "agency",
+]
+LABELS = ("attribution", "claim", "claim", "counter-claim", "claim")
+
+
+def article(rng: random.Random, serial: str, length: int = 4000) -> str:
+    words: list[str] = [f"Article {serial}."]
+    size = len(words[0])
+    while size < length:
+        word = rng.choice(WORDS)
+        words.append(word)
+        size += len(word) + 1
+    return " ".join(words)[:length]
+
+
+def record(rng: random.Random, serial: str, with_spans: bool) -> dict[str, Any]:
+    text = article(rng, serial)
+    item: dict[str, Any] = {"text": text, "metadata": {"external_id": serial}}
+    if with_spans:
+        slot = len(text) // SPANS
+        spans = []
+        for index in range(SPANS):
+            start = index * slot + 20
+            end = start + 60
+            spans.append({"id": f"s{index}", "label": LABELS[index % len(LABELS)], "start": start, "end": end,
+                          "quote": text[start:end]})  # fmt: skip
+        relations = [{"type": "sources", "source": "s0", "target": "s1"},
+                     {"type": "disputes", "source": "s3", "target": "s2"}]  # fmt: skip
+        item["sets"] = [{"annotator": "bench-analyst", "spans": spans, "relations": relations}]
+    return item
+
+
+def write_corpus(path: Path, count: int | None, with_spans: bool, prefix: str, size: int | None = None) -> int:
+    rng = random.Random(prefix)
+    written = 0
+    n = 0
+    with path.open("w", encoding="utf-8") as out:
+        while (count is not None and n < count) or (size is not None and written < size):
+            line = json.dumps(record(rng, f"{prefix}-{n}", with_spans), ensure_ascii=False) + "\n"
+            out.write(line)
+            written += len(line)
+            n += 1
+    return n
+
+
+class Worker:
+    def __init__(self, log: Path) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "workbench", "worker", "--pool=solo", "--loglevel=WARNING",
+             "--without-gossip", "--without-mingle", "-n", f"bench-{os.getpid()}@%h"],
+            cwd=ROOT, env={**os.environ, "MEDIA_ROOT": str(settings.MEDIA_ROOT)},
+            stdout=log.open("ab"), stderr=subprocess.STDOUT,
+        )  # fmt: skip
+
+    def peak_rss_mb(self) -> float:
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        return float("nan")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+def import_once(path: Path, manager: Any, name: str) -> tuple[Job, float]:
+    project = projects.project_create(name=name, actor=manager)
+    analyst = get_user_model().objects.get(username="bench-analyst")
+    projects.membership_set_role(project=project, user=analyst, role=Role.ANNOTATOR, actor=manager)
+    with path.open("rb") as stream:
+        job = jobs.import_job_create(
+            project=project, files=[jobs.UploadedInput(path.name, stream)], format="jsonl", actor=manager
+        )
+    jobs.enqueue(job)
+    while True:
+        job.refresh_from_db()
+        if job.is_finished:
+            break
+        time.sleep(0.1)
+    if job.status != "done" or job.rows_failed:
+        raise SystemExit(f"import failed: {job.status} {job.error} {job.rows_failed} rows failed")
+    seconds = (job.finished_at - job.started_at).total_seconds()
+    return job, job.summary["documents_created"] / seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--skip-large", action="store_true", help="skip the 500 MB file")
+    parser.add_argument("--runs", type=int, default=RUNS, help="runs per corpus (the median is printed)")
+    parser.add_argument("--large-mb", type=int, default=LARGE_BYTES // (1024 * 1024), help="size of the large file")
+    args = parser.parse_args()
+    if (
+        not settings.CELERY_BROKER_URL.startswith("redis://")
+        or "postgresql" not in settings.DATABASES["default"]["ENGINE"]
+    ):
+        raise SystemExit("set DATABASE_URL (PostgreSQL, your own database name) and CELERY_BROKER_URL (redis://…)")
+    call_command("migrate", verbosity=0)
+    user_model = get_user_model()
+    manager, _ = user_model.objects.get_or_create(username="bench-manager")
+    user_model.objects.get_or_create(username="bench-analyst")
+    from workbench.celery import app
+
+    app.control.purge()
+    workdir = Path(tempfile.mkdtemp(prefix="claimbench-bench-"))
+    settings.MEDIA_ROOT = workdir / "media"
+    worker = Worker(workdir / "worker.log")
+    stamp = time.strftime("%H%M%S")
+    try:
+        time.sleep(3)  # let the worker connect
+        for with_spans in (False, True):
+            rates = []
+            for run in range(args.runs):
+                path = workdir / f"corpus-{with_spans}-{run}.jsonl"
+                write_corpus(path, DOCUMENTS, with_spans, prefix=f"{stamp}-{with_spans}-{run}")
+                job, rate = import_once(path, manager, f"bench {stamp} spans={with_spans} run={run}")
+                rates.append(rate)
+                path.unlink()
+                print(f"  run {run + 1}: {rate:,.0f} docs/s ({job.summary['spans_created']:,} spans)", flush=True)
+            label = f"{SPANS} spans each" if with_spans else "no spans"
+            print(f"{DOCUMENTS:,} JSONL documents of ~4 KB, {label}: median {statistics.median(rates):,.0f} docs/s; "
+                  f"worker peak RSS so far {worker.peak_rss_mb():.0f} MB", flush=True)  # fmt: skip
+        if not args.skip_large:
+            path = Path(tempfile.gettempdir()) / f"claimbench-bench-{stamp}-large.jsonl"
+            try:
+                count = write_corpus(path, None, False, prefix=f"{stamp}-large", size=args.large_mb * 1024 * 1024)
+                size_mb = path.stat().st_size / 1024 / 1024
+                job, rate = import_once(path, manager, f"bench {stamp} large")
+                print(f"{size_mb:,.0f} MB JSONL file ({count:,} documents): {rate:,.0f} docs/s; "
+                      f"worker peak RSS {worker.peak_rss_mb():.0f} MB", flush=True)  # fmt: skip
+            finally:
+                path.unlink(missing_ok=True)
+    finally:
+        print(f"worker peak RSS over the whole bench: {worker.peak_rss_mb():.0f} MB")
+        worker.stop()
+        for leftover in (workdir / "media").rglob("*"):
+            if leftover.is_file():
+                leftover.unlink()
+
+
+if __name__ == "__main__":
+    main()
