@@ -12,9 +12,10 @@ DEV_ENV := DEBUG=True
 WEB_CMD := gunicorn workbench.wsgi:application --bind 0.0.0.0:8000 --workers 4 --timeout 60 --access-logfile -
 WORKER_CMD := celery -A workbench worker --loglevel=INFO --concurrency=2
 MIGRATE_CMD := python manage.py migrate --noinput
+BEAT_CMD := celery -A workbench beat --loglevel=INFO --schedule=/tmp/celerybeat-schedule
 
 .DEFAULT_GOAL := help
-.PHONY: help run test check lint fmt typecheck bench install install-dev migrate demo worker serve-prod clean
+.PHONY: help run test check lint fmt typecheck bench install install-dev migrate demo worker beat serve-prod clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -44,6 +45,9 @@ run: demo  ## set up and serve on http://127.0.0.1:8000 with a Celery worker (Ct
 
 worker: install  ## run only a Celery worker (uses the environment's settings)
 	$(VENV)/bin/$(WORKER_CMD)
+
+beat: install  ## run Celery beat (periodic tasks: expiring old export files)
+	$(VENV)/bin/$(BEAT_CMD)
 
 serve-prod: install  ## run gunicorn as in production (needs SECRET_KEY, ALLOWED_HOSTS; after collectstatic)
 	$(VENV)/bin/$(MIGRATE_CMD)

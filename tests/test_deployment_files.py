@@ -34,6 +34,7 @@ def test_compose_runs_the_commands_the_makefile_runs():
     assert services["web"]["command"] == _makefile_variable("WEB_CMD")
     assert services["worker"]["command"] == _makefile_variable("WORKER_CMD")
     assert services["migrate"]["command"] == _makefile_variable("MIGRATE_CMD")
+    assert services["beat"]["command"] == _makefile_variable("BEAT_CMD")
 
 
 def test_the_makefile_targets_use_those_commands():
@@ -41,6 +42,7 @@ def test_the_makefile_targets_use_those_commands():
     assert "$(VENV)/bin/$(WEB_CMD)" in makefile
     assert "$(VENV)/bin/$(WORKER_CMD)" in makefile
     assert "$(VENV)/bin/$(MIGRATE_CMD)" in makefile
+    assert "$(VENV)/bin/$(BEAT_CMD)" in makefile
 
 
 def test_compose_has_no_default_secrets():
