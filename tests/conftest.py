@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,6 +63,15 @@ def world(db: Any) -> World:
     analyst_set = projects.annotation_set_assign(document=document, annotator=analyst, actor=manager)
     other_set = projects.annotation_set_assign(document=document, annotator=other_analyst, actor=manager)
     return World(project, manager, reviewer, analyst, other_analyst, outsider, document, analyst_set, other_set)
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    """A headless Chromium for browser tests (see tests/browser.py)."""
+    from tests.browser import launch_chromium
+
+    with launch_chromium() as instance:
+        yield instance
 
 
 @pytest.fixture

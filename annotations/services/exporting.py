@@ -38,8 +38,8 @@ from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
-from django.db.models import F, Q, TextField
-from django.db.models.functions import Cast, Coalesce
+from django.db.models import Q, TextField
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from annotations import access
@@ -47,7 +47,7 @@ from annotations.exceptions import InvalidInput
 from annotations.exporters import EXPORTERS, get_exporter
 from annotations.exporters.base import ExportDocument, ExportRelation, ExportSet, ExportSpan, Manifest
 from annotations.models import AnnotationSet, Document, Job, JobKind, JobStatus, Project, Relation, SetState, Span
-from annotations.services.jobs import MAX_DELIVERIES, heartbeat_stale_after
+from annotations.services.jobs import MAX_DELIVERIES, job_claim
 
 logger = logging.getLogger(__name__)
 
@@ -470,24 +470,6 @@ def export_documents(
 # --- running -----------------------------------------------------------------------------------
 
 
-def _claim(job_id: int) -> Job | None:
-    now = timezone.now()
-    claimable = Q(status=JobStatus.QUEUED) | Q(status=JobStatus.RUNNING, heartbeat_at__lt=now - heartbeat_stale_after())
-    claimed = (
-        Job.objects.filter(pk=job_id, kind=JobKind.EXPORT)
-        .filter(claimable)
-        .update(
-            status=JobStatus.RUNNING,
-            deliveries=F("deliveries") + 1,
-            heartbeat_at=now,
-            started_at=Coalesce(F("started_at"), now),
-        )
-    )
-    if not claimed:
-        return None  # finished, or alive in another worker
-    return Job.objects.select_related("project").get(pk=job_id)
-
-
 class _ProgressWriter:
     """Writes done/heartbeat at most once a second, outside the read-only snapshot transaction."""
 
@@ -531,7 +513,7 @@ def export_job_run(job_id: int, *, progress: Callable[[int, int | None], None] |
     a crash starts over (an export writes nothing until it is complete).
     `progress(done_documents, total_documents)` is called about once a second.
     """
-    job = _claim(job_id)
+    job = job_claim(job_id=job_id, kind=JobKind.EXPORT)
     if job is None:
         return None
     if job.deliveries > MAX_DELIVERIES:

@@ -177,12 +177,17 @@ def _options_to_json(options: importer_base.ImportOptions) -> dict[str, Any]:
 # --- claiming --------------------------------------------------------------------------
 
 
-def _claim(job_id: int) -> Job | None:
-    """Take the job for this delivery, or None when it is finished or alive in another worker."""
+def job_claim(*, job_id: int, kind: str) -> Job | None:
+    """Take the job for this delivery, or None when it is finished or alive in another worker.
+
+    One conditional UPDATE, so two deliveries of the same message can never both run it;
+    a running job whose heartbeat went stale (its worker died) can be taken over. Imports
+    and exports both claim through here.
+    """
     now = timezone.now()
     claimable = Q(status=JobStatus.QUEUED) | Q(status=JobStatus.RUNNING, heartbeat_at__lt=now - heartbeat_stale_after())
     claimed = (
-        Job.objects.filter(pk=job_id, kind=JobKind.IMPORT)
+        Job.objects.filter(pk=job_id, kind=kind)
         .filter(claimable)
         .update(
             status=JobStatus.RUNNING,
@@ -952,7 +957,7 @@ def import_job_run(job_id: int, *, progress: Callable[[Job], None] | None = None
     alive finds the job claimed and returns; after a crash it resumes from the
     checkpoint. A job whose deliveries keep crashing fails instead of looping.
     """
-    job = _claim(job_id)
+    job = job_claim(job_id=job_id, kind=JobKind.IMPORT)
     if job is None:
         return None
     if job.deliveries > MAX_DELIVERIES:

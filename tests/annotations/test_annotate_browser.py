@@ -10,8 +10,6 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,17 +19,9 @@ from django.urls import reverse
 from annotations.models import AnnotationSet, Document, Relation, SetState, Span
 from annotations.services import annotating, projects
 from annotations.text import normalise_text, text_sha256
+from tests.browser import ARTIFACTS, BROWSER_MARKS
 
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not Path(CHROMIUM).exists() and os.environ.get("CLAIMBENCH_REQUIRE_BROWSER") != "1",
-        reason=f"Debian's chromium is not installed at {CHROMIUM} (set CLAIMBENCH_REQUIRE_BROWSER=1 to fail instead)",
-    ),
-]
+pytestmark = BROWSER_MARKS
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls in the
 # tests are still plain synchronous calls between page actions.
@@ -82,20 +72,6 @@ SELECT_JS = """
   return false;
 }
 """
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--disable-gpu"],
-        )  # fmt: skip
-        yield instance
-        instance.close()
 
 
 @pytest.fixture

@@ -1,0 +1,46 @@
+"""Shared set-up for tests that drive Debian's Chromium through Playwright."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+# The machine has no network: without these flags Chromium keeps trying to reach Google.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-gpu",
+]
+
+# In CI (CLAIMBENCH_REQUIRE_BROWSER=1) a missing browser fails the test instead of skipping it.
+BROWSER_MARKS = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not Path(CHROMIUM).exists() and os.environ.get("CLAIMBENCH_REQUIRE_BROWSER") != "1",
+        reason=f"Debian's chromium is not installed at {CHROMIUM} (set CLAIMBENCH_REQUIRE_BROWSER=1 to fail instead)",
+    ),
+]
+
+
+@contextmanager
+def launch_chromium() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in the test thread; Django's ORM calls from
+    # the test would otherwise be refused as "async unsafe".
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield instance
+        finally:
+            instance.close()
