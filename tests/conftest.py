@@ -75,6 +75,35 @@ def browser() -> Iterator[Any]:
 
 
 @pytest.fixture
+def logged_in_page(browser: Any, live_server: Any, transactional_db: Any) -> Iterator[Any]:
+    """Open a page of the live server as a user (session cookie, no login form).
+
+    Each page records uncaught script errors in `page.js_errors`; `wait_for` names a
+    selector that means the page's script is ready.
+    """
+    contexts: list[Any] = []
+
+    def make(user: Any, path: str, *, wait_for: str | None = None, height: int = 1000) -> Any:
+        client = Client()
+        client.force_login(user)
+        context = browser.new_context(viewport={"width": 1360, "height": height})
+        context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server.url}])
+        contexts.append(context)
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.js_errors = errors
+        page.goto(live_server.url + path)
+        if wait_for:
+            page.wait_for_selector(wait_for)
+        return page
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
 def client_for(db: Any) -> Any:
     def make(user: Any) -> Client:
         client = Client()

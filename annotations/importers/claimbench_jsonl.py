@@ -44,7 +44,7 @@ line by line: memory does not grow with the file.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO, ClassVar
 
 import orjson
@@ -99,10 +99,13 @@ def iter_json_lines(stream: BinaryIO, source_name: str, limit: int) -> Iterator[
         yield RowError(source_name, None, "the file holds no records")
 
 
-class JsonlImporter(ImporterBase):
-    key: ClassVar[str] = "jsonl"
-    label: ClassVar[str] = "Claimbench JSON Lines"
+class JsonLinesImporter(ImporterBase):
+    """One JSON object per line; subclasses say how one record becomes a document."""
+
     extensions: ClassVar[tuple[str, ...]] = (".jsonl",)
+
+    # Each JSON Lines format defines how one record (value, raw line, file, line number) becomes documents.
+    parse_record: ClassVar[Callable[[Any, bytes, str, int | None], Iterator[ParsedDocument | RowError]]]
 
     def parse(self, stream: BinaryIO, source_name: str, options: ImportOptions) -> Iterator[ParsedDocument | RowError]:
         for item in iter_json_lines(stream, source_name, options.max_file_bytes):
@@ -110,10 +113,19 @@ class JsonlImporter(ImporterBase):
                 yield item
             else:
                 line, value = item
-                yield from parse_record(value, line.raw, source_name, line.number)
+                yield from self.parse_record(value, line.raw, source_name, line.number)
 
     def count_hint(self, stream: BinaryIO) -> int | None:
         return count_lines(stream)
+
+
+class JsonlImporter(JsonLinesImporter):
+    key: ClassVar[str] = "jsonl"
+    label: ClassVar[str] = "Claimbench JSON Lines"
+
+    @staticmethod
+    def parse_record(value: Any, raw: bytes, source_name: str, line: int | None) -> Iterator[ParsedDocument | RowError]:
+        return parse_record(value, raw, source_name, line)
 
 
 def _unknown_keys(value: dict[str, Any], allowed: frozenset[str]) -> str | None:

@@ -27,35 +27,24 @@ keys (doccano's "id", "Comments", …) are ignored. Read line by line.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, BinaryIO, ClassVar
+from typing import Any, ClassVar
 
 from annotations.importers._records import RecordBuilder, clean_metadata
 from annotations.importers.base import (
     METADATA_KEYS,
-    ImporterBase,
-    ImportOptions,
     ParsedDocument,
     RowError,
-    count_lines,
 )
-from annotations.importers.claimbench_jsonl import iter_json_lines
+from annotations.importers.claimbench_jsonl import JsonLinesImporter
 
 
-class DoccanoImporter(ImporterBase):
+class DoccanoImporter(JsonLinesImporter):
     key: ClassVar[str] = "doccano"
     label: ClassVar[str] = "doccano JSON Lines"
-    extensions: ClassVar[tuple[str, ...]] = (".jsonl",)
 
-    def parse(self, stream: BinaryIO, source_name: str, options: ImportOptions) -> Iterator[ParsedDocument | RowError]:
-        for item in iter_json_lines(stream, source_name, options.max_file_bytes):
-            if isinstance(item, RowError):
-                yield item
-            else:
-                line, value = item
-                yield from parse_record(value, line.raw, source_name, line.number)
-
-    def count_hint(self, stream: BinaryIO) -> int | None:
-        return count_lines(stream)
+    @staticmethod
+    def parse_record(value: Any, raw: bytes, source_name: str, line: int | None) -> Iterator[ParsedDocument | RowError]:
+        return parse_record(value, raw, source_name, line)
 
 
 def parse_record(value: Any, raw: bytes, source_name: str, line: int | None) -> Iterator[ParsedDocument | RowError]:

@@ -13,7 +13,6 @@ import time
 from typing import Any
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 
 from annotations.models import AnnotationSet, Document, Relation, SetState, Span
@@ -75,34 +74,11 @@ SELECT_JS = """
 
 
 @pytest.fixture
-def plain_static(settings: Any) -> None:
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
-
-
-@pytest.fixture
-def page_for(browser: Any, live_server: Any, plain_static: None, transactional_db: Any) -> Any:
-    contexts: list[Any] = []
-
+def page_for(logged_in_page: Any) -> Any:
     def make(user: Any, path: str) -> Any:
-        client = Client()
-        client.force_login(user)
-        context = browser.new_context(viewport={"width": 1360, "height": 900})
-        context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server.url}])
-        contexts.append(context)
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.js_errors = errors
-        page.goto(live_server.url + path)
-        page.wait_for_selector("body[data-annotate-ready='1']")
-        return page
+        return logged_in_page(user, path, wait_for="body[data-annotate-ready='1']", height=900)
 
-    yield make
-    for context in contexts:
-        context.close()
+    return make
 
 
 def _annotate_url(annotation_set: AnnotationSet) -> str:
@@ -304,7 +280,7 @@ def test_a_submitted_set_is_read_only(world, page_for):
     assert not Span.objects.filter(annotation_set=annotation_set).exists()
 
 
-def test_the_demo_article_draws_nested_spans_and_links(world, page_for, plain_static):
+def test_the_demo_article_draws_nested_spans_and_links(world, page_for):
     from annotations.demo import load_demo
 
     project, _ = load_demo()

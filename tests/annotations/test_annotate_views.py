@@ -18,15 +18,6 @@ from annotations.text import normalise_text, text_sha256
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _plain_static_storage(settings: Any) -> None:
-    # DEBUG is off in tests, so the manifest storage would want a collectstatic run.
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
-
-
 TEXT = normalise_text(
     "Minister 🙂 Ivanova said «taxes will fall».\n"
     "\n"

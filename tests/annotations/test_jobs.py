@@ -308,17 +308,8 @@ def test_only_managers_create_imports_and_unknown_formats_are_refused(world: Any
 # --- pages -------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def plain_static(settings: Any) -> None:
-    # Pages link static files; the test run has no collected manifest.
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
-
-
 def test_the_import_page_starts_a_job_and_the_job_page_shows_its_progress(
-    world: Any, client_for: Any, plain_static: None, django_capture_on_commit_callbacks: Any
+    world: Any, client_for: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
     from workbench.celery import app
 
@@ -344,7 +335,7 @@ def test_the_import_page_starts_a_job_and_the_job_page_shows_its_progress(
     assert b"grain.txt" in listing.content
 
 
-def test_import_pages_are_for_managers_only(world: Any, client_for: Any, plain_static: None) -> None:
+def test_import_pages_are_for_managers_only(world: Any, client_for: Any) -> None:
     job = jobs.import_job_create(project=world.project, files=[upload("a.txt", "Text.\n")], actor=world.manager)
     analyst = client_for(world.analyst)
     outsider = client_for(world.outsider)
@@ -354,9 +345,7 @@ def test_import_pages_are_for_managers_only(world: Any, client_for: Any, plain_s
     assert outsider.get(reverse("annotations:job_detail", args=[job.pk])).status_code == 404
 
 
-def test_a_queued_job_with_no_worker_says_so_plainly(
-    world: Any, client_for: Any, monkeypatch: Any, plain_static: None
-) -> None:
+def test_a_queued_job_with_no_worker_says_so_plainly(world: Any, client_for: Any, monkeypatch: Any) -> None:
     job = jobs.import_job_create(project=world.project, files=[upload("a.txt", "Text.\n")], actor=world.manager)
     Job.objects.filter(pk=job.pk).update(created_at="2000-01-01T00:00:00Z")
     monkeypatch.setattr(jobs, "workers_available", lambda: False)

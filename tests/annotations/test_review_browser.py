@@ -28,29 +28,8 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
 @pytest.fixture
-def page_for(browser: Any, live_server: Any, settings: Any, transactional_db: Any) -> Any:
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
-    contexts: list[Any] = []
-
-    def make(user: Any, path: str) -> Any:
-        client = Client()
-        client.force_login(user)
-        context = browser.new_context(viewport={"width": 1360, "height": 1000})
-        context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server.url}])
-        contexts.append(context)
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.js_errors = errors
-        page.goto(live_server.url + path)
-        return page
-
-    yield make
-    for context in contexts:
-        context.close()
+def page_for(logged_in_page: Any) -> Any:
+    return logged_in_page
 
 
 def _span(annotation_set: AnnotationSet, label: str, phrase: str) -> Span:
