@@ -591,6 +591,58 @@ function deleteSelected() {
   enqueue({ url: urlFor("spanDelete", span.uuid), body: {}, describe: `delete ${describeSpan(span)}` });
 }
 
+// --- selecting text with the keyboard ---------------------------------------------------------
+// With the article focused (Tab to it, or click it), ← / → select the previous / next word as an
+// ordinary browser selection, so everything that works with a mouse selection works with it:
+// Shift+→ / Shift+← then extend or shrink it by a character, Ctrl+Shift+→ / ← by a word (the
+// browser's own behaviour on a selection), and a label key marks it. Word steps use the browser's
+// own word breaking (Selection.modify), so Cyrillic, guillemets and emoji behave as with a
+// double-click.
+
+/** A collapsed point to step from: the current text selection, the selected span, or the first visible word. */
+function keyboardStartPoint(direction) {
+  const selection = window.getSelection();
+  if (selection.rangeCount && docEl.contains(selection.anchorNode)) {
+    const range = selection.getRangeAt(0);
+    return direction === "forward"
+      ? { node: range.endContainer, offset: range.endOffset }
+      : { node: range.startContainer, offset: range.startOffset };
+  }
+  const marks = state.selected ? marksOf(state.selected) : [];
+  if (marks.length) {
+    const range = document.createRange();
+    range.selectNodeContents(direction === "forward" ? marks[marks.length - 1] : marks[0]);
+    return direction === "forward"
+      ? { node: range.endContainer, offset: range.endOffset }
+      : { node: range.startContainer, offset: range.startOffset };
+  }
+  const box = docEl.getBoundingClientRect();
+  const top = Math.min(Math.max(box.top + 4, 4), window.innerHeight - 4);
+  const caret = document.caretRangeFromPoint?.(box.left + 2, top);
+  if (caret && docEl.contains(caret.startContainer)) return { node: caret.startContainer, offset: caret.startOffset };
+  const first = textNodes(docEl)[0];
+  return first ? { node: first, offset: 0 } : null;
+}
+
+/** Select the next (forward) or previous (backward) word of the article; true when it did. */
+function selectWordByKeyboard(direction) {
+  const point = keyboardStartPoint(direction);
+  if (!point) return false;
+  const selection = window.getSelection();
+  selection.collapse(point.node, point.offset);
+  const back = direction === "forward" ? "backward" : "forward";
+  // Move past the next word, then reach back to its other edge: the selection is that word alone.
+  selection.modify("move", direction, "word");
+  selection.modify("extend", back, "word");
+  if (selection.isCollapsed || !docEl.contains(selection.anchorNode)) return false;
+  const range = selection.getRangeAt(0);
+  // Anchor at the start, focus at the end, so Shift+→ grows the selection to the right.
+  selection.setBaseAndExtent(range.startContainer, range.startOffset, range.endContainer, range.endOffset);
+  const element = range.startContainer.nodeType === Node.TEXT_NODE ? range.startContainer.parentElement : range.startContainer;
+  element?.scrollIntoView({ block: "nearest", behavior: "instant" });
+  return true;
+}
+
 function startLinking() {
   if (!state.selected) {
     showMessage("Select a span first (click it), then press L and click the span to link to.", "info");
@@ -789,6 +841,10 @@ document.addEventListener("keydown", (event) => {
     return;
   }
   if (!data.canEdit) return;
+  if (!event.shiftKey && !event.altKey && (key === "ArrowLeft" || key === "ArrowRight") && docEl.contains(document.activeElement)) {
+    if (selectWordByKeyboard(key === "ArrowRight" ? "forward" : "backward")) event.preventDefault();
+    return;
+  }
   if (event.shiftKey && (key === "ArrowLeft" || key === "ArrowRight") && state.selected) {
     const hasTextSelection = !window.getSelection().isCollapsed;
     if (hasTextSelection) return; // extending a keyboard selection: the browser's job

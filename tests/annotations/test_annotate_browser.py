@@ -193,6 +193,42 @@ def test_relabel_nest_link_set_an_attribute_delete_and_undo(world, page_for):
     assert page.js_errors == []
 
 
+def _arrow_until_selected(page: Any, word: str, key: str = "ArrowRight", limit: int = 40) -> None:
+    for _ in range(limit):
+        page.keyboard.press(key)
+        if page.evaluate("window.getSelection().toString()") == word:
+            return
+    raise AssertionError(f"{key} never selected {word!r}")
+
+
+def test_words_selected_with_the_keyboard_alone_become_spans_with_pythons_offsets(world, page_for):
+    annotation_set = _set_with_text(world)
+    page = page_for(world.analyst, _annotate_url(annotation_set))
+    page.keyboard.press("Tab")
+    page.locator("#doc-text").focus()  # as Tab does once it reaches the article
+    _arrow_until_selected(page, "Ivanova")  # past the emoji, a word at a time
+    page.keyboard.press("Control+Shift+ArrowRight")  # the browser extends the selection by a word
+    assert page.evaluate("window.getSelection().toString()") == "Ivanova said"
+    page.keyboard.press("2")
+    _wait_saved(page)
+    _arrow_until_selected(page, "Критики")
+    page.keyboard.press("Shift+ArrowRight")  # one character more: the trailing space is trimmed on save
+    page.keyboard.press("1")
+    _wait_saved(page)
+    _arrow_until_selected(page, "budget", key="ArrowRight")
+    _arrow_until_selected(page, "Critics", key="ArrowLeft")
+    page.keyboard.press("3")
+    _wait_saved(page)
+    spans = {s.quote: s for s in Span.objects.filter(annotation_set=annotation_set)}
+    assert set(spans) == {"Ivanova said", "Критики", "Critics"}
+    for span in spans.values():
+        assert TEXT[span.start : span.end] == span.quote
+    assert spans["Ivanova said"].label == "attribution"
+    assert spans["Критики"].label == "claim"
+    assert spans["Critics"].label == "counter-claim"
+    assert page.js_errors == []
+
+
 def test_moving_an_edge_with_shift_arrow_saves_the_new_quote(world, page_for):
     annotation_set = _set_with_text(world)
     page = page_for(world.analyst, _annotate_url(annotation_set))
