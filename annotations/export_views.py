@@ -25,6 +25,7 @@ from annotations.exceptions import InvalidInput, NotAllowed
 from annotations.exporters import EXPORTERS, format_choices
 from annotations.models import Job, JobKind, JobStatus, Project, SetState
 from annotations.services import exporting
+from annotations.services.jobs import QueueUnavailable
 
 JOBS_SHOWN = 20
 DOWNLOAD_CSP = "default-src 'none'; sandbox"
@@ -110,7 +111,11 @@ def project_export(request: HttpRequest, project_id: int) -> HttpResponse:
         except InvalidInput as invalid:
             error = invalid.message
         else:
-            exporting.export_job_enqueue(job)
+            try:
+                exporting.export_job_enqueue(job)
+            except QueueUnavailable as unavailable:  # the job is already marked failed, never left queued
+                context = {"form": form, "error": unavailable.message, **_jobs_context(project)}
+                return render(request, "annotations/export_form.html", context, status=503)
             return redirect("annotations:project_export", project_id=project.pk)
     status = 400 if request.method == "POST" else 200
     context = {"form": form, "error": error, **_jobs_context(project)}

@@ -94,7 +94,16 @@ def project_import(request: HttpRequest, project_id: int) -> HttpResponse:
         except InvalidInput as error:
             file_error = error.message
         else:
-            jobs.enqueue(job)
+            try:
+                jobs.enqueue(job)
+            except jobs.QueueUnavailable as error:
+                # Said plainly on the form; the job row is already marked failed, never left queued.
+                return render(
+                    request,
+                    "annotations/project_import.html",
+                    {"project": project, "form": form, "file_error": error.message, "csv_fields": CSV_FIELDS},
+                    status=503,
+                )
             return redirect("annotations:job_detail", job_id=job.pk)
     status = 400 if request.method == "POST" else 200
     return render(
@@ -166,5 +175,10 @@ def job_retry(request: HttpRequest, job_id: int) -> HttpResponse:
     except InvalidInput as error:
         return render(request, "annotations/job_detail.html", {**_progress_context(job), "retry_error": error.message},
                       status=400)  # fmt: skip
-    jobs.enqueue(job)
+    try:
+        jobs.enqueue(job)
+    except jobs.QueueUnavailable as error:
+        job.refresh_from_db()
+        return render(request, "annotations/job_detail.html", {**_progress_context(job), "retry_error": error.message},
+                      status=503)  # fmt: skip
     return redirect("annotations:job_detail", job_id=job.pk)

@@ -17,6 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotations import access, selectors
+from annotations.api.exceptions import error_body
 from annotations.api.views import ERRORS, _iso, validated
 from annotations.exporters import EXPORTERS
 from annotations.models import Job, JobKind, JobStatus
@@ -85,7 +86,11 @@ class ImportStartApi(APIView):
         job = jobs.import_job_create(
             project=project, files=uploads, format=str(request.data.get("format") or "auto"), actor=request.user
         )
-        jobs.enqueue(job)
+        try:
+            jobs.enqueue(job)
+        except jobs.QueueUnavailable as error:  # the job is already marked failed, never left queued
+            body = error_body(error.code, error.message, job=job_dict(job))
+            return Response(body, status=status.HTTP_503_SERVICE_UNAVAILABLE, headers={"Retry-After": "30"})
         return Response(job_dict(job), status=status.HTTP_202_ACCEPTED)
 
 
@@ -104,14 +109,26 @@ class ExportStartApi(APIView):
         job = exporting.export_job_create(
             project=project, format=data["format"], scope=data["scope"], filters=data["filters"], actor=request.user
         )
-        exporting.export_job_enqueue(job)
+        try:
+            exporting.export_job_enqueue(job)
+        except jobs.QueueUnavailable as error:  # the job is already marked failed, never left queued
+            body = error_body(error.code, error.message, job=job_dict(job))
+            return Response(body, status=status.HTTP_503_SERVICE_UNAVAILABLE, headers={"Retry-After": "30"})
         return Response(job_dict(job), status=status.HTTP_202_ACCEPTED)
 
 
 class JobDetailApi(APIView):
-    @extend_schema(responses={200: JobSerializer, **ERRORS}, summary="A job's status and progress")
+    @extend_schema(
+        responses={200: JobSerializer, **ERRORS},
+        summary="A job's status and progress (imports: managers; exports: reviewers, managers)",
+    )
     def get(self, request: Request, job_id: int) -> Response:
         job = selectors.job_get(job_id=job_id, user=request.user)
+        # As on the job pages: an import's row errors quote its files, an export names every set.
+        if job.kind == JobKind.IMPORT:
+            access.require_can_manage(request.user, job.project)
+        else:
+            access.require_can_review(request.user, job.project)
         return Response(job_dict(job))
 
 

@@ -39,7 +39,10 @@ def preview(text: str) -> str:
 
 
 def title_from_text(text: str, source_name: str) -> str:
-    """The first non-empty line of the text, else the file's name without its extension."""
+    """The first non-empty line of the text, else the file's name without its extension.
+
+    `text` is a document's normalised text (every caller's is), so its line needs no second normalisation.
+    """
     start = 0
     # Line by line without splitting the whole article: the first line is usually the one.
     while start < len(text):
@@ -48,26 +51,34 @@ def title_from_text(text: str, source_name: str) -> str:
             end = len(text)
         line = text[start:end]
         if line.strip():
-            return clean_title(line)
+            return clean_title(line, normalised=True)
         start = end + 1
     return clean_title(PurePosixPath(source_name.rsplit(":", 1)[-1].replace("\\", "/")).stem) or "Untitled"
 
 
-def clean_title(title: str) -> str:
-    """One line, single spaces, at most TITLE_MAX_CHARS (cut at a word, with an ellipsis)."""
+def clean_title(title: str, *, normalised: bool = False) -> str:
+    """One line, single spaces, at most TITLE_MAX_CHARS (cut at a word, with an ellipsis).
+
+    `normalised`: the title is already in normalise_text's form (a line of a document's text).
+    """
+    normalise = _unchanged if normalised else normalise_text
     if len(title) > _TITLE_SCAN_CHARS:
         # A one-line article is its own "first line": clean only its start. Cut at a space or
         # newline, normalisation and word splitting of the head equal those of the whole up
         # to the cut, so when the head alone is long enough the result is the same.
         cut = max(title.rfind(" ", 0, _TITLE_SCAN_CHARS), title.rfind("\n", 0, _TITLE_SCAN_CHARS))
-        head = " ".join(normalise_text(title[:cut]).split()) if cut > 0 else ""
+        head = " ".join(normalise(title[:cut]).split()) if cut > 0 else ""
         if len(head) > TITLE_MAX_CHARS:
             title = head
-    title = " ".join(normalise_text(title).split())
+    title = " ".join(normalise(title).split())
     if len(title) > TITLE_MAX_CHARS:
         cut = title.rfind(" ", 0, TITLE_MAX_CHARS)
         title = title[: cut if cut > TITLE_MAX_CHARS // 2 else TITLE_MAX_CHARS - 1].rstrip() + "…"
     return title
+
+
+def _unchanged(text: str) -> str:
+    return text
 
 
 def parse_published(value: str) -> str:
@@ -203,6 +214,22 @@ class RecordBuilder:
         )
 
 
+class _SpanWhere:
+    """ "set 1 (alice), span 's3'", formatted when an error message is built, not before."""
+
+    __slots__ = ("_set_where", "_local_id")
+
+    def __init__(self, set_where: str, local_id: str) -> None:
+        self._set_where = set_where
+        self._local_id = local_id
+
+    def __str__(self) -> str:
+        return f"{self._set_where}, span {preview(self._local_id)}"
+
+    def __format__(self, spec: str) -> str:  # f-strings call this, not __str__
+        return format(str(self), spec)
+
+
 class SetBuilder:
     """Spans and relations of one annotation set, validated as they are added.
 
@@ -243,7 +270,8 @@ class SetBuilder:
         if not isinstance(local_id, str) or not local_id:
             record.fail(f"{self._where}: a span has no id (got {preview(str(local_id))})", line)
             return
-        where = f"{self._where}, span {preview(local_id)}"
+        # Spelled only for an error: formatting it for each of millions of good spans cost more than checking them.
+        where = _SpanWhere(self._where, local_id)
         if local_id in self._seen_ids:
             record.fail(f"{where}: the id is used twice", line)
             return
@@ -388,7 +416,7 @@ class SetBuilder:
         )
 
     def _attributes(
-        self, attributes: object, where: str, line: int | None, what: str = "attributes"
+        self, attributes: object, where: str | _SpanWhere, line: int | None, what: str = "attributes"
     ) -> dict[str, Any] | None:
         """A copy of a JSON object with non-empty string keys (None, an empty one); None and a problem otherwise."""
         if attributes is None:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import io
 import json
+import uuid
 import zipfile
 from typing import Any
 
 import pytest
+from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.urls import reverse
 
@@ -127,6 +129,46 @@ def test_duplicates_inside_one_file_and_by_external_id_are_skipped_too(world: An
 
     assert job.summary["documents_created"] == 2
     assert job.summary["skipped_duplicates"] == 2
+
+
+def test_a_later_import_skips_records_whose_external_id_or_text_is_already_in_the_project(world: Any) -> None:
+    run(world, upload("first.jsonl", jsonl({"text": "Kept text.", "metadata": {"external_id": "wire-7"}})))
+    again = run(
+        world,
+        upload(
+            "second.jsonl",
+            jsonl(
+                {"text": "A revised text under the same id.", "metadata": {"external_id": "wire-7"}},
+                {"text": "Kept text.", "metadata": {"external_id": "wire-8"}},
+                {"text": "A new article.", "metadata": {"external_id": "wire-9"}},
+            ),
+        ),
+    )
+
+    assert again.summary["documents_created"] == 1
+    assert again.summary["skipped_duplicates"] == 2
+    reasons = dict(JobRowError.objects.filter(job=again).values_list("line", "reason"))
+    assert reasons[1].endswith("(same external id)") and reasons[2].endswith("(same text)")
+    assert set(
+        Document.objects.filter(project=world.project).exclude(external_id="").values_list("external_id", flat=True)
+    ) == {
+        "wire-7",
+        "wire-9",
+    }
+
+
+def test_a_json_lines_record_points_at_its_line_of_the_kept_upload_instead_of_copying_it(world: Any) -> None:
+    content = jsonl({"text": "First record."}, {"text": "Second record.", "metadata": {"external_id": "r2"}})
+    job = run(world, upload("records.jsonl", content))
+
+    document = Document.objects.get(project=world.project, external_id="r2")
+    assert document.raw_source is None
+    assert document.raw_source_name == "records.jsonl, line 2"
+    # The provenance is the stored upload itself: that line of it is the record as it came.
+    stored = job.parameters["files"][0]
+    with default_storage.open(stored["path"], "rb") as kept:
+        assert kept.read().decode().splitlines()[1] == content.splitlines()[1]
+    assert stored["name"] == "records.jsonl" and document.import_job_id == job.pk
 
 
 def test_good_rows_land_while_bad_rows_are_reported_with_file_line_and_reason(world: Any) -> None:
@@ -376,3 +418,12 @@ def test_the_import_task_is_a_django_task_acknowledged_only_after_it_ran() -> No
     assert isinstance(run_import_job, DjangoTask)
     assert run_import_job.acks_late is True
     assert run_import_job.reject_on_worker_lost is True
+
+
+def test_bulk_uuids_are_distinct_version_4_uuids_in_canonical_spelling() -> None:
+    spelled = jobs._uuid4_strings(2000)
+    parsed = [uuid.UUID(value) for value in spelled]
+    assert len(set(spelled)) == 2000
+    assert all(value.version == 4 and value.variant == uuid.RFC_4122 for value in parsed)
+    assert [str(value) for value in parsed] == spelled
+    assert jobs._uuid4_strings(0) == []

@@ -3,6 +3,8 @@ polls them, and downloads the export; others are refused."""
 
 from __future__ import annotations
 
+import io
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -61,3 +63,18 @@ def test_an_unknown_export_format_is_a_400(world, api_for):
         f"/api/v1/projects/{world.project.pk}/jobs/export/", {"format": "excel"}, format="json"
     )
     assert response.status_code == 400 and response.json()["field"] == "format"
+
+
+def test_a_jobs_progress_is_for_those_who_may_see_its_content(world, api_for):
+    upload = jobs.UploadedInput("brief.txt", io.BytesIO(b"The mayor said so."))
+    import_job = jobs.import_job_create(project=world.project, files=[upload], format="auto", actor=world.manager)
+    export_job = exporting.export_job_create(project=world.project, format="jsonl", scope="all", filters={},
+                                             actor=world.manager)  # fmt: skip
+    assert api_for(world.manager).get(f"/api/v1/jobs/{import_job.pk}/").status_code == 200
+    # An import's row errors quote its files: managers only.
+    assert api_for(world.reviewer).get(f"/api/v1/jobs/{import_job.pk}/").status_code == 403
+    assert api_for(world.analyst).get(f"/api/v1/jobs/{import_job.pk}/").status_code == 403
+    # An export names every analyst's set: reviewers and managers, never analysts (blind mode).
+    assert api_for(world.reviewer).get(f"/api/v1/jobs/{export_job.pk}/").status_code == 200
+    assert api_for(world.analyst).get(f"/api/v1/jobs/{export_job.pk}/").status_code == 403
+    assert api_for(world.outsider).get(f"/api/v1/jobs/{export_job.pk}/").status_code == 404

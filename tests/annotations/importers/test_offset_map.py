@@ -3,7 +3,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from annotations.importers.base import normalise_with_offset_map
+from annotations.importers.base import _ANY_CHANGE, _needs_line_or_control_fix, normalise_with_offset_map
 from annotations.text import normalise_text
 
 
@@ -80,3 +80,15 @@ def test_without_combining_marks_only_offsets_inside_crlf_are_lost(raw):
     mapped = [offset_map(offset) for offset in range(len(raw) + 1)]
     present = [value for value in mapped if value is not None]
     assert present == sorted(present)
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=0x7F) | st.sampled_from("\r\ufeff\x85«é")))
+def test_the_quick_no_change_check_finds_exactly_what_the_pattern_finds(text: str) -> None:
+    # The ASCII fast path (bytes.translate) must agree with the regex it stands in for.
+    assert _needs_line_or_control_fix(text) == (_ANY_CHANGE.search(text) is not None)
+
+
+def test_a_lone_control_character_in_ascii_text_is_still_normalised_away():
+    for control in ("\x00", "\x07", "\x0b", "\x1f", "\x7f", "\r"):
+        text, _ = normalise_with_offset_map(f"plain{control}text")
+        assert text == normalise_text(f"plain{control}text") != f"plain{control}text"
