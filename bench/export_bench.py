@@ -9,9 +9,11 @@ with 10,000 documents and 100,000 spans, and "bench-1m" with 10,000 documents
 and 1,000,000 spans (two analyst sets of 50 spans each per document, every
 attribution linked to a claim). Then runs each export as a real export job
 (claim, snapshot transaction, chunked reads, exporter, temp file, storage
-save) in a fresh child process, several times, and prints the median spans/s
-and the child's peak resident memory (ru_maxrss). Targets: >= 200,000
-spans/s, peak under 300 MB.
+save) in a fresh child process, several times, and prints the median spans/s,
+the child's own CPU time, its PostgreSQL backends' CPU time (sampled from
+/proc: JSONL and CSV are rendered there, on two reader connections) and the
+child's peak resident memory (ru_maxrss). `--path python` forces the Python
+exporters for comparison. Targets: >= 200,000 spans/s, peak under 300 MB.
 """
 
 from __future__ import annotations
@@ -134,21 +136,90 @@ def build(name: str, documents: int, sets_per_document: int, spans_per_set: int)
                 cursor.execute(SPAN_SQL, [spans_per_set - 1, set_ids])
                 cursor.execute(RELATION_SQL, [set_ids])
             print(f"  {name}: {first + len(docs)} documents built ({time.monotonic() - started:.0f} s)", flush=True)
+    with connection.cursor() as cursor:
+        # Fresh tables have no statistics; a real database has autovacuum's, and the planner needs them.
+        cursor.execute(
+            "ANALYZE annotations_document, annotations_annotationset, annotations_span, annotations_relation"
+        )
     return project.pk
+
+
+class BackendCpu:
+    """Samples the CPU time of this database's PostgreSQL backends (the export's readers) from /proc.
+
+    Rendering runs in PostgreSQL, so the exporting process's own CPU time tells half the story.
+    Sampled every 0.1 s: a backend's last tenth of a second before it exits is missed.
+    """
+
+    def __init__(self, database: str) -> None:
+        import threading
+
+        self._database = database
+        self._first: dict[int, float] = {}
+        self._last: dict[int, float] = {}
+        self._stop = threading.Event()
+        self._sample()
+        self._baseline = dict(self._last)
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        ticks = os.sysconf("SC_CLK_TCK")
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
+                    words = cmdline.read().split()
+                # "postgres: [CLUSTER:] USER DATABASE HOST(PORT) STATE": client backends of this database
+                # only, not autovacuum's workers ("autovacuum worker DATABASE").
+                if not words or words[0] != b"postgres:" or not self._is_client(words):
+                    continue
+                with open(f"/proc/{entry}/stat") as stat:
+                    fields = stat.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            seconds = (int(fields[11]) + int(fields[12])) / ticks
+            self._first.setdefault(int(entry), seconds)
+            self._last[int(entry)] = seconds
+
+    def _is_client(self, words: list[bytes]) -> bool:
+        name = self._database.encode()
+        return any(
+            word == name and (b"(" in following or following == b"[local]")
+            for word, following in zip(words, words[1:], strict=False)
+        )
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.1):
+            self._sample()
+
+    def stop(self) -> float:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+        return sum(self._last[pid] - self._baseline.get(pid, self._first[pid]) for pid in self._last)
 
 
 def measure(project_id: int, format: str) -> None:
     """Child process: run one export job and print 'spans seconds bytes'."""
+    from django.conf import settings
+    from django.db import connection
+
     from annotations.models import Project
     from annotations.services import exporting
 
+    if os.environ.get("EXPORT_BENCH_PATH") == "python":
+        settings.CLAIMBENCH_EXPORT_SQL_RENDERING = False
     project = Project.objects.get(pk=project_id)
     job = exporting.export_job_create(project=project, format=format, actor=None)
+    backends = BackendCpu(connection.settings_dict["NAME"])
     started, cpu_started = time.monotonic(), time.process_time()
     job = exporting.export_job_run(job.pk)
     seconds, cpu_seconds = time.monotonic() - started, time.process_time() - cpu_started
+    backend_seconds = backends.stop()
     assert job is not None and job.status == "done", job and job.error
-    print(job.summary["spans"], seconds, cpu_seconds, job.summary["bytes"])
+    print(job.summary["spans"], seconds, cpu_seconds, backend_seconds, job.summary["bytes"])
     job.output_file.delete(save=False)
     job.delete()
 
@@ -158,6 +229,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--formats", default="jsonl,csv")
     parser.add_argument("--projects", default="100k,1m", help="which bench projects to export: 100k, 1m or both")
+    parser.add_argument(
+        "--path",
+        choices=("auto", "python"),
+        default="auto",
+        help="auto: SQL rendering for JSONL and CSV on PostgreSQL; python: the generic Python exporters, to compare",
+    )
     parser.add_argument("--measure", nargs=2, metavar=("PROJECT_ID", "FORMAT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     _setup()
@@ -177,33 +254,39 @@ def main() -> None:
     if "1m" in wanted:
         projects["10,000 documents / 1,000,000 spans"] = build("bench-1m", 10_000, 2, 50)
     connection.close()
-    # cpu s: the exporting process's own CPU time (median); PostgreSQL's work runs beside it. Read with
-    # `uptime`: on a loaded machine wall time grows while CPU time stays put.
+    # cpu s: the exporting process's own CPU time (median); pg cpu s: its PostgreSQL backends' (sampled), where
+    # JSONL and CSV are rendered, on two readers at once. Read with the load average: on a loaded machine wall
+    # time grows while CPU time stays put.
+    print(f"path: {args.path}; load average before: {os.getloadavg()[0]:.1f}")
     print(
-        f"{'project':38} {'format':6} {'spans':>9} {'median s':>9} {'spans/s':>10} {'cpu s':>6} "
+        f"{'project':38} {'format':6} {'spans':>9} {'median s':>9} {'spans/s':>10} {'cpu s':>6} {'pg cpu s':>8} "
         f"{'peak MB':>8} {'file MB':>8}"
     )
     for label, project_id in projects.items():
         for format in args.formats.split(","):
-            timings, cpu_timings, peaks = [], [], []
+            timings, cpu_timings, backend_timings, peaks = [], [], [], []
             spans = size = 0
             for _ in range(args.runs):
                 child = subprocess.Popen(
-                    [sys.executable, __file__, "--measure", str(project_id), format], stdout=subprocess.PIPE, text=True
+                    [sys.executable, __file__, "--measure", str(project_id), format],
+                    stdout=subprocess.PIPE,
+                    text=True,
+                    env={**os.environ, "EXPORT_BENCH_PATH": args.path},
                 )
                 output = child.stdout.read() if child.stdout else ""
                 _, status, usage = os.wait4(child.pid, 0)
                 if status != 0:
                     sys.exit(f"measurement failed: {output}")
-                spans_text, seconds, cpu_seconds, size_text = output.split()[-4:]
+                spans_text, seconds, cpu_seconds, backend_seconds, size_text = output.split()[-5:]
                 spans, size = int(spans_text), int(size_text)
                 timings.append(float(seconds))
                 cpu_timings.append(float(cpu_seconds))
+                backend_timings.append(float(backend_seconds))
                 peaks.append(usage.ru_maxrss / 1024)  # Linux reports KiB
             median = statistics.median(timings)
             print(
                 f"{label:38} {format:6} {spans:>9,} {median:>9.2f} {spans / median:>10,.0f} "
-                f"{statistics.median(cpu_timings):>6.2f} "
+                f"{statistics.median(cpu_timings):>6.2f} {statistics.median(backend_timings):>8.2f} "
                 f"{max(peaks):>8.0f} {size / 1e6:>8.1f}",
                 flush=True,
             )

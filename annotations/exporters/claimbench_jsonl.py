@@ -117,3 +117,16 @@ class JsonlExporter:
                 pending.clear()
                 size = 0
         out.write(b"".join(pending))
+
+    def write_rendered(self, lines: Iterable[bytes], out: BinaryIO, manifest: Manifest) -> None:
+        """Write lines the database already rendered in this format (annotations/services/exporting_sql.py)."""
+        pending: list[bytes] = []
+        size = 0
+        for line in lines:
+            pending.append(line)
+            size += len(line)
+            if size >= WRITE_BYTES:
+                out.write(b"".join(pending))
+                pending.clear()
+                size = 0
+        out.write(b"".join(pending))

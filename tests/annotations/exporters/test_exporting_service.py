@@ -37,6 +37,7 @@ def test_a_full_disk_fails_the_job_and_keeps_no_file(annotated, monkeypatch, set
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(JsonlExporter, "write", write_then_fill_the_disk)
+    monkeypatch.setattr(JsonlExporter, "write_rendered", write_then_fill_the_disk)  # PostgreSQL's path
     job = finished_job(annotated.project, "jsonl")
     assert job.status == JobStatus.FAILED
     assert "disk is full" in job.error and not job.output_file
