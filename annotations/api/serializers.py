@@ -22,7 +22,7 @@ class ErrorSerializer(serializers.Serializer[Any]):
     code = serializers.CharField(help_text="Stable, for programs: not_found, invalid, quote_mismatch, stale_version…")
     message = serializers.CharField(help_text="For people: what is wrong and why.")
     field = serializers.CharField(allow_null=True, help_text="The input field at fault, if one is.")
-    errors = ErrorItemSerializer(many=True, required=False, help_text="Bulk requests: every bad item.")
+    errors = ErrorItemSerializer(many=True, required=False, help_text="Bulk requests: every bad item.")  # type: ignore[assignment]  # an API field named like a DRF attribute
 
 
 class ProjectSerializer(serializers.Serializer[Any]):
@@ -95,7 +95,7 @@ class SpanSerializer(serializers.Serializer[Any]):
     uuid = serializers.UUIDField()
     annotation_set = serializers.IntegerField()
     document = serializers.IntegerField()
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # an API field named like a DRF attribute
     start = serializers.IntegerField(help_text="Code-point offset, inclusive.")
     end = serializers.IntegerField(help_text="Code-point offset, exclusive.")
     quote = serializers.CharField(help_text="text[start:end].")
@@ -107,7 +107,7 @@ class SpanSerializer(serializers.Serializer[Any]):
 
 class SpanCreateSerializer(serializers.Serializer[Any]):
     uuid = serializers.UUIDField(required=False, help_text="Your own stable id for the span, if you have one.")
-    label = serializers.CharField(max_length=40)
+    label = serializers.CharField(max_length=40)  # type: ignore[assignment]  # an API field named like a DRF attribute
     start = serializers.IntegerField(min_value=0, max_value=2**31 - 1)
     end = serializers.IntegerField(min_value=0, max_value=2**31 - 1)
     quote = serializers.CharField(trim_whitespace=False, max_length=5_000_000)
@@ -116,7 +116,7 @@ class SpanCreateSerializer(serializers.Serializer[Any]):
 
 
 class SpanUpdateSerializer(serializers.Serializer[Any]):
-    label = serializers.CharField(max_length=40, required=False)
+    label = serializers.CharField(max_length=40, required=False)  # type: ignore[assignment]  # an API field named like a DRF attribute
     start = serializers.IntegerField(min_value=0, max_value=2**31 - 1, required=False)
     end = serializers.IntegerField(min_value=0, max_value=2**31 - 1, required=False)
     quote = serializers.CharField(trim_whitespace=False, max_length=5_000_000, required=False)
@@ -130,7 +130,7 @@ class RelationSerializer(serializers.Serializer[Any]):
     annotation_set = serializers.IntegerField()
     document = serializers.IntegerField()
     type = serializers.CharField()
-    source = serializers.UUIDField(help_text="The source span's uuid.")
+    source = serializers.UUIDField(help_text="The source span's uuid.")  # type: ignore[assignment]  # an API field named like a DRF attribute
     target = serializers.UUIDField(help_text="The target span's uuid.")
     attributes = serializers.DictField()
     note = serializers.CharField()
@@ -141,7 +141,7 @@ class RelationSerializer(serializers.Serializer[Any]):
 class RelationCreateSerializer(serializers.Serializer[Any]):
     uuid = serializers.UUIDField(required=False)
     type = serializers.CharField(max_length=40)
-    source = serializers.UUIDField(help_text="The source span's uuid (same set).")
+    source = serializers.UUIDField(help_text="The source span's uuid (same set).")  # type: ignore[assignment]  # an API field named like a DRF attribute
     target = serializers.UUIDField(help_text="The target span's uuid (same set).")
     attributes = serializers.DictField(required=False, default=dict)
     note = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False, default="")
@@ -154,7 +154,7 @@ class RelationUpdateSerializer(serializers.Serializer[Any]):
 
 class BulkSpanItemSerializer(serializers.Serializer[Any]):
     uuid = serializers.UUIDField(required=False)
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # an API field named like a DRF attribute
     start = serializers.IntegerField()
     end = serializers.IntegerField()
     quote = serializers.CharField()
@@ -165,7 +165,7 @@ class BulkSpanItemSerializer(serializers.Serializer[Any]):
 class BulkRelationItemSerializer(serializers.Serializer[Any]):
     uuid = serializers.UUIDField(required=False)
     type = serializers.CharField()
-    source = serializers.UUIDField(help_text="A span uuid from this request or already in the set.")
+    source = serializers.UUIDField(help_text="A span uuid from this request or already in the set.")  # type: ignore[assignment]  # an API field named like a DRF attribute
     target = serializers.UUIDField()
     attributes = serializers.DictField(required=False)
     note = serializers.CharField(required=False)
@@ -244,11 +244,21 @@ class F1Serializer(serializers.Serializer[Any]):
 
 
 class AgreementLabelSerializer(serializers.Serializer[Any]):
-    label = serializers.CharField(allow_null=True, help_text="null in `overall`: all labels at once.")
+    label = serializers.CharField(allow_null=True, help_text="null in `overall`: all labels at once.")  # type: ignore[assignment]  # an API field named like a DRF attribute
     alpha = serializers.FloatField(allow_null=True, help_text="Krippendorff's unitizing alpha; null when undefined.")
     spans = serializers.IntegerField()
     analysts = serializers.IntegerField()
     documents = serializers.IntegerField()
+
+
+class AgreementAttributeSerializer(serializers.Serializer[Any]):
+    attribute = serializers.CharField()
+    alpha = serializers.FloatField(allow_null=True, help_text="Krippendorff's alpha (nominal); null when undefined.")
+    kappa = serializers.FloatField(
+        allow_null=True, help_text="Cohen's kappa when exactly two analysts are compared; else null."
+    )
+    items = serializers.IntegerField(help_text="Matched span groups with two or more values of the attribute.")
+    analysts = serializers.IntegerField()
 
 
 class AgreementPairSerializer(serializers.Serializer[Any]):
@@ -258,6 +268,9 @@ class AgreementPairSerializer(serializers.Serializer[Any]):
     spans_overlap = F1Serializer()
     relations_exact = F1Serializer()
     relations_overlap = F1Serializer()
+    attributes = AgreementAttributeSerializer(
+        many=True, help_text="Per categorical attribute, over the spans these two matched (overlap)."
+    )
 
 
 class AgreementAnalystSerializer(serializers.Serializer[Any]):
@@ -275,3 +288,6 @@ class AgreementSerializer(serializers.Serializer[Any]):
     overall = AgreementLabelSerializer()
     pairs = AgreementPairSerializer(many=True)
     analysts = AgreementAnalystSerializer(many=True)
+    attributes = AgreementAttributeSerializer(
+        many=True, help_text="Per categorical attribute, over spans matched across all analysts (overlap)."
+    )

@@ -9,7 +9,15 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from annotations.agreement import AnnotatedDocument, Link, Unit, document_agreement, project_agreement
+from annotations.agreement import (
+    AnnotatedDocument,
+    Link,
+    Unit,
+    cohen_kappa,
+    document_agreement,
+    krippendorff_alpha_nominal,
+    project_agreement,
+)
 from annotations.models import Role
 from annotations.services import annotating, assignment, projects
 from tests.factories import DocumentFactory, UserFactory
@@ -204,3 +212,42 @@ def test_outsiders_get_404_and_anonymous_requests_401(world, case, api_for):
         assert anonymous.status_code == 401 and anonymous.json()["code"] == "not_authenticated"
     assert api_for(world.reviewer).get("/api/v1/projects/999999/agreement/").status_code == 404
     assert api_for(world.reviewer).get("/api/v1/documents/999999/agreement/").status_code == 404
+
+
+def test_attribute_agreement_comes_with_its_counts_for_the_project_and_each_pair(world, api_for):
+    document = DocumentFactory(project=world.project, text=TEXT, title="Attributes case")
+    sets = {
+        analyst: projects.annotation_set_assign(document=document, annotator=analyst, actor=world.manager)
+        for analyst in (world.analyst, world.other_analyst)
+    }
+    marked = {
+        world.analyst: [("the plan works", "yes"), ("it fails badly", "no")],
+        world.other_analyst: [("plan works", "yes"), ("it fails badly", "yes")],
+    }
+    for analyst, spans in marked.items():
+        for phrase, value in spans:
+            start, end = _at(phrase)
+            annotating.span_create(
+                annotation_set=sets[analyst], label="claim", start=start, end=end, quote=phrase,
+                attributes={"check_worthy": value}, actor=analyst, expected_version=None,
+            )  # fmt: skip
+        _submit(sets[analyst], analyst)
+
+    body = api_for(world.reviewer).get(f"/api/v1/documents/{document.pk}/agreement/").json()
+
+    by_name = {row["attribute"]: row for row in body["attributes"]}
+    # Only categorical attributes are compared: free text (source_entity, implicit_source) is left out.
+    assert sorted(by_name) == ["check_worthy", "claim_type", "hedged", "quote", "source_type"]
+    # Two matched claims: (yes, yes) and (no, yes); hand-checked against the module's published-example tests.
+    assert by_name["check_worthy"] == {
+        "attribute": "check_worthy",
+        "alpha": _approx(krippendorff_alpha_nominal([["yes", "no"], ["yes", "yes"]])),
+        "kappa": _approx(cohen_kappa(["yes", "no"], ["yes", "yes"])),
+        "items": 2,
+        "analysts": 2,
+    }
+    assert by_name["claim_type"] == {"attribute": "claim_type", "alpha": None, "kappa": None, "items": 0,
+                                     "analysts": 2}  # fmt: skip
+    [pair] = body["pairs"]
+    pair_kappa = {row["attribute"]: row for row in pair["attributes"]}["check_worthy"]
+    assert (pair_kappa["kappa"], pair_kappa["items"]) == (_approx(cohen_kappa(["yes", "no"], ["yes", "yes"])), 2)

@@ -107,3 +107,95 @@ def test_a_bulk_batch_is_undone_by_one_undo(world, api_for):
     result = bulk(api_for(world.analyst), world, body).json()
     annotating.change_undo(annotation_set=world.analyst_set, actor=world.analyst, expected_version=result["version"])
     assert Span.objects.count() == 0
+
+
+def test_relations_may_link_spans_already_in_the_set_but_not_twice(world, api_for):
+    client = api_for(world.analyst)
+    text = world.document.text
+    said = text.index("said")
+    attribution = annotating.span_create(
+        annotation_set=world.analyst_set, label="attribution", start=0, end=said + 4, quote=text[: said + 4],
+        actor=world.analyst, expected_version=None,
+    )  # fmt: skip
+    claim = annotating.span_create(
+        annotation_set=world.analyst_set, label="claim", start=said + 5, end=text.index("."),
+        quote=text[said + 5 : text.index(".")], actor=world.analyst, expected_version=None,
+    )  # fmt: skip
+    world.analyst_set.refresh_from_db()
+    link = {"type": "sources", "source": str(attribution.uuid), "target": str(claim.uuid)}
+    response = bulk(client, world, {"relations": [link]})
+    assert response.status_code == 201, response.json()
+    relation = Relation.objects.get(uuid=response.json()["relations"][0])
+    assert (relation.source_id, relation.target_id) == (attribution.pk, claim.pk)
+    again = bulk(client, world, {"relations": [link]}, version=response.json()["version"])
+    assert again.status_code == 400
+    assert [(e["item"], e["field"]) for e in again.json()["errors"]] == [("relations[0]", "target")]
+    assert "already linked" in again.json()["errors"][0]["message"]
+
+
+def test_a_relation_uuid_already_taken_and_bad_references_are_item_errors(world, api_for):
+    client = api_for(world.analyst)
+    text = world.document.text
+    first = bulk(client, world, {"spans": [{"uuid": str(uuid.uuid4()), "label": "attribution", "start": 0,
+                                            "end": 12, "quote": text[:12]},
+                                           {"uuid": str(uuid.uuid4()), "label": "claim", "start": 13, "end": 17,
+                                            "quote": text[13:17]},
+                                           {"label": "claim", "start": 18, "end": 23, "quote": text[18:23]}]}
+                 ).json()  # fmt: skip
+    source, target, other_claim = first["spans"]
+    taken = bulk(client, world, {"relations": [{"type": "sources", "source": source, "target": target}]},
+                 version=first["version"]).json()  # fmt: skip
+    body = {
+        "relations": [
+            {"type": "sources", "source": target, "target": source},
+            {"type": "sources", "source": "not-a-uuid", "target": target},
+            {"type": "sources", "source": source, "target": source},
+            {"type": "sources", "source": source, "target": other_claim, "attributes": {"colour": "red"}},
+            {"uuid": taken["relations"][0], "type": "sources", "source": source, "target": other_claim},
+        ]
+    }
+    response = bulk(client, world, body, version=taken["version"])
+    assert response.status_code == 400
+    assert [(e["item"], e["field"]) for e in response.json()["errors"]] == [
+        ("relations[0]", "type"),  # wrong direction: claim -> attribution
+        ("relations[1]", "source"),
+        ("relations[2]", "target"),
+        ("relations[3]", "attributes"),
+        ("relations[4]", "uuid"),
+    ]
+    assert Relation.objects.count() == 1
+
+
+def test_history_rows_hold_the_same_snapshot_single_writes_record(world, api_for):
+    text = world.document.text
+    body = {"spans": [{"label": "claim", "start": s, "end": e, "quote": text[s:e], "note": "pre-annotated",
+                       "attributes": {"check_worthy": "unsure"}} for s, e in words(text)[:3]]}  # fmt: skip
+    result = bulk(api_for(world.analyst), world, body).json()
+    for span in Span.objects.filter(annotation_set=world.analyst_set):
+        change = Change.objects.get(object_uuid=span.uuid)
+        assert change.action == "create" and change.before is None and change.set_version == result["version"]
+        assert change.after == annotating.span_snapshot(span)
+        assert change.actor_id == world.analyst.pk and change.project_id == world.project.pk
+
+
+def test_a_bulk_request_costs_the_same_queries_for_ten_items_or_a_hundred(world, api_for):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = api_for(world.analyst)
+    client.get("/api/v1/me/")  # the token's first use also records its last-used time
+    text = world.document.text
+    offsets = [(s, e) for s, e in words(text)] * 10
+    counts = []
+    for annotation_set, count in ((world.analyst_set, 10), (world.other_set, 100)):
+        client = api_for(annotation_set.annotator)
+        client.get("/api/v1/me/")
+        body = {"spans": [{"label": "claim", "start": s, "end": e, "quote": text[s:e]} for s, e in offsets[:count]]}
+        with CaptureQueriesContext(connection) as queries:
+            response = client.post(f"/api/v1/sets/{annotation_set.pk}/bulk/", body, format="json",
+                                   HTTP_IF_MATCH=f'"{annotation_set.version}"')  # fmt: skip
+        assert response.status_code == 201, response.json()
+        # Inserts are one COPY per table on PostgreSQL; SQLite's bulk_create splits them by its parameter limit.
+        counts.append(len([q for q in queries if connection.vendor == "postgresql" or "INSERT" not in q["sql"]]))
+    assert counts[0] == counts[1]
+    assert Span.objects.filter(annotation_set=world.other_set).count() == 100
