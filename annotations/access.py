@@ -25,6 +25,14 @@ def role_in(user: Any, project: Project) -> str | None:
     return cache[project.pk]
 
 
+def remember_role(user: Any, project_id: int, role: str | None) -> None:
+    """Prime the per-request role cache with a role a selector read alongside the object,
+    so the check that follows (and the service's check under the lock) asks no query."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return
+    user.__dict__.setdefault(_ROLE_CACHE_ATTRIBUTE, {})[project_id] = role
+
+
 def forget_roles(user: Any) -> None:
     """Drop the cached roles (after a membership change within one request)."""
     user.__dict__.pop(_ROLE_CACHE_ATTRIBUTE, None)

@@ -220,7 +220,8 @@ def _uuid_field(body: dict[str, Any], name: str) -> uuid.UUID:
 
 
 def _set_for(request: HttpRequest, set_id: int) -> AnnotationSet:
-    return selectors.annotation_set_get(set_id=set_id, user=request.user)
+    # Every endpoint here writes; the text comes along for snapping and the re-rendered paragraphs.
+    return selectors.annotation_set_get_for_write(set_id=set_id, user=request.user, with_text=True)
 
 
 def _span_in(annotation_set: AnnotationSet, span_uuid: uuid.UUID | str) -> Span:
@@ -486,15 +487,15 @@ def _changed(
             _span_row_json(row)
             for row in Span.objects.filter(annotation_set=annotation_set, uuid__in=span_ids).values_list(*SPAN_FIELDS)
         ]
-    # A span that came back (undo) brings back its links; a span that went took its links along.
-    touching = (
-        Relation.objects.filter(annotation_set=annotation_set, uuid__in=relation_ids)
-        | Relation.objects.filter(annotation_set=annotation_set, source__uuid__in=span_ids)
-        | Relation.objects.filter(annotation_set=annotation_set, target__uuid__in=span_ids)
-    )
-    present_relations = (
-        [_relation_row_json(row) for row in touching.distinct().values_list(*RELATION_FIELDS)] if links else []
-    )
+    present_relations = []
+    if links:
+        # A span that came back (undo) brings back its links; a span that went took its links along.
+        touching = (
+            Relation.objects.filter(annotation_set=annotation_set, uuid__in=relation_ids)
+            | Relation.objects.filter(annotation_set=annotation_set, source__uuid__in=span_ids)
+            | Relation.objects.filter(annotation_set=annotation_set, target__uuid__in=span_ids)
+        )
+        present_relations = [_relation_row_json(row) for row in touching.distinct().values_list(*RELATION_FIELDS)]
     linked_spans = {r["source"] for r in present_relations} | {r["target"] for r in present_relations}
     all_ranges = list(ranges) + _ranges_of(annotation_set, linked_spans - span_ids)
     text = page_set.document.text

@@ -15,7 +15,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
-from annotations.schema import Schema, default_schema_document, parse_schema
+from annotations.schema import Schema, default_schema_document, parse_schema, parse_schema_cached
 
 
 class Role(models.TextChoices):
@@ -67,7 +67,7 @@ class Project(models.Model):
         # Cached per instance: a page parses the schema once, whatever it renders.
         cached: Schema | None = getattr(self, "_parsed_schema", None)
         if cached is None:
-            cached = parse_schema(self.schema)
+            cached = parse_schema_cached(self.pk, self.schema) if self.pk else parse_schema(self.schema)
             self._parsed_schema = cached
         return cached
 

@@ -7,8 +7,11 @@ Pure: no ORM.
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Mapping
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -219,6 +222,34 @@ def parse_schema(document: Mapping[str, Any]) -> Schema:
         raise SchemaError(f"schema is missing or has a malformed field: {error}") from None
     _check_schema(labels, relation_types, attributes)
     return Schema(labels=labels, relation_types=relation_types, attributes=attributes)
+
+
+_PARSED_SCHEMAS: OrderedDict[Hashable, tuple[Any, Schema]] = OrderedDict()
+_PARSED_SCHEMAS_MAX = 256
+_parsed_schemas_lock = threading.Lock()
+
+
+def parse_schema_cached(key: Hashable, document: Mapping[str, Any]) -> Schema:
+    """parse_schema, remembered per key (a project) for as long as the document stays the same.
+
+    Every write validates against the schema, and parsing it costs a write about as
+    much as its INSERT. The cache holds a copy of the document it parsed and answers
+    only while the stored document is still equal to it (a dict comparison, far cheaper
+    than a parse), so a schema edit, saved by any path, is seen on the next lookup.
+    """
+    with _parsed_schemas_lock:
+        entry = _PARSED_SCHEMAS.get(key)
+        if entry is not None and entry[0] == document:
+            _PARSED_SCHEMAS.move_to_end(key)
+            return entry[1]
+    parsed = parse_schema(document)
+    snapshot = json.loads(json.dumps(document))  # a copy that later in-place edits of `document` cannot reach
+    with _parsed_schemas_lock:
+        _PARSED_SCHEMAS[key] = (snapshot, parsed)
+        _PARSED_SCHEMAS.move_to_end(key)
+        while len(_PARSED_SCHEMAS) > _PARSED_SCHEMAS_MAX:
+            _PARSED_SCHEMAS.popitem(last=False)
+    return parsed
 
 
 def _check_schema(

@@ -40,7 +40,9 @@ import json  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.core.management import call_command  # noqa: E402
+from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
+from django.test.utils import CaptureQueriesContext  # noqa: E402
 from django.urls import reverse  # noqa: E402
 
 from annotations.models import AnnotationSet, Role  # noqa: E402
@@ -139,6 +141,14 @@ def bench_server(analyst: Any, annotation_set: AnnotationSet) -> None:
             create_cpu.append(cpu)
     print(f"server: create one span   median {_median_ms(create_times)}")
     print(f"        (Python CPU time  median {_median_ms(create_cpu)})")
+    # What one create asks the database, statement by statement (their count is what a busy machine can't blur).
+    start = text.index("smaller farms", 1000)
+    end = start + len("smaller farms lost money")
+    fields = {"label": "claim", "start": start, "end": end, "quote": text[start:end], "expected_version": version}
+    body = json.dumps(fields)
+    with CaptureQueriesContext(connection) as queries:
+        assert client.post(create_url, data=body, content_type="application/json").status_code == 201
+    print(f"        ({len(queries.captured_queries)} SQL statements per create, BEGIN and COMMIT included)")
     print(f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
 
 

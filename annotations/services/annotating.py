@@ -9,7 +9,8 @@ records history. Views, the API, importers and the admin all come through here.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,19 +92,53 @@ def _lock_for_write(
     """
     # of=("self",): lock the set row only. Without it PostgreSQL locks the joined
     # document and project rows too, and every writer in a project queues behind one row.
-    query = (
-        AnnotationSet.objects.select_for_update(of=("self",))
-        .select_related("document__project")
-        .defer("document__text", "document__raw_source")
-    )
+    query = AnnotationSet.objects.select_for_update(of=("self",))
+    document_in_hand = _document_in_hand(annotation_set)
+    if document_in_hand is None:
+        query = query.select_related("document__project").defer("document__text", "document__raw_source")
     if text_range is not None and _plausible_range(*text_range):
         start, end = text_range
         query = query.annotate(text_piece=Substr("document__text", start + 1, end - start))
     locked = query.get(pk=annotation_set.pk)
+    if document_in_hand is not None and document_in_hand.pk == locked.document_id:
+        locked.document = document_in_hand
     access.require_can_edit_set(actor, locked)
     if expected_version is not None and expected_version != locked.version:
         raise StaleVersion(expected=expected_version, current=locked.version)
     return locked
+
+
+@contextmanager
+def _write_transaction(*, chosen_id: uuid.UUID | None, duplicate: str) -> Iterator[None]:
+    """One transaction for a create whose INSERT may hit a client-chosen id that is taken.
+
+    The block is the whole write (a savepoint when the caller already holds a
+    transaction), so an IntegrityError rolls it back cleanly and is translated out
+    here, instead of wrapping the INSERT in a savepoint of its own: that costs two
+    more round trips on every write, for a case that only a client-chosen id can hit.
+    """
+    try:
+        with transaction.atomic():
+            yield
+    except IntegrityError:
+        if chosen_id is None:
+            raise
+        raise InvalidInput(duplicate, field="uuid") from None
+
+
+def _document_in_hand(annotation_set: AnnotationSet) -> Document | None:
+    """The caller's document with its project, when its set instance already holds them.
+
+    A set never changes document, and the lock covers only the set row anyway (the
+    project row is read, not locked, either way), so the document and project the
+    caller read a moment ago serve the write as well as a second join would.
+    """
+    if not AnnotationSet.document.is_cached(annotation_set):
+        return None
+    document = annotation_set.document
+    if document is None or not Document.project.is_cached(document):
+        return None
+    return document
 
 
 def _bump_version(locked: AnnotationSet) -> None:
@@ -238,7 +273,6 @@ def _span_in_set(span: Span, locked: AnnotationSet) -> Span:
 # --- spans -------------------------------------------------------------------------------
 
 
-@transaction.atomic
 def span_create(
     *,
     annotation_set: AnnotationSet,
@@ -256,49 +290,46 @@ def span_create(
 ) -> Span:
     """Create a span; the returned span's annotation_set carries the new version.
 
-    Raises InvalidInput (bad offsets, wrong quote, unknown label or attribute),
-    NotAllowed / ReadOnlySet (role, submitted set) or StaleVersion.
+    Raises InvalidInput (bad offsets, wrong quote, unknown label or attribute, a
+    span_uuid already taken), NotAllowed / ReadOnlySet (role, submitted set) or StaleVersion.
     """
-    text = _text_in_hand(annotation_set)
-    text_range = None if text is not None else (start, end)
-    locked = _lock_for_write(annotation_set, actor, expected_version, text_range=text_range)
-    if text is not None and locked.document_id == annotation_set.document_id:
-        _check_offsets(text, start, end, quote)
-    else:
-        _check_offsets_locked(locked, start, end, quote)
-    cleaned_attributes = _clean_label_and_attributes(locked, label, attributes or {})
-    now = timezone.now()
-    span = Span(
-        annotation_set=locked,
-        label=label,
-        start=start,
-        end=end,
-        quote=quote,
-        attributes=cleaned_attributes,
-        note=_clean_note(note),
-        provenance=dict(provenance or {}),
-        created_at=now,
-        updated_at=now,
-    )
-    if span_uuid is not None:
-        span.uuid = span_uuid
-    try:
-        with transaction.atomic():
-            span.save()
-    except IntegrityError:
-        raise InvalidInput("a span with this id already exists", field="uuid") from None
-    _bump_version(locked)
-    _record(
-        locked,
-        object_type=ChangeObject.SPAN,
-        object_uuid=span.uuid,
-        action=ChangeAction.CREATE,
-        before=None,
-        after=span_snapshot(span),
-        actor=actor,
-        group=group or uuid.uuid4(),
-    )
-    return span
+    with _write_transaction(chosen_id=span_uuid, duplicate="a span with this id already exists"):
+        text = _text_in_hand(annotation_set)
+        text_range = None if text is not None else (start, end)
+        locked = _lock_for_write(annotation_set, actor, expected_version, text_range=text_range)
+        if text is not None and locked.document_id == annotation_set.document_id:
+            _check_offsets(text, start, end, quote)
+        else:
+            _check_offsets_locked(locked, start, end, quote)
+        cleaned_attributes = _clean_label_and_attributes(locked, label, attributes or {})
+        now = timezone.now()
+        span = Span(
+            annotation_set=locked,
+            label=label,
+            start=start,
+            end=end,
+            quote=quote,
+            attributes=cleaned_attributes,
+            note=_clean_note(note),
+            provenance=dict(provenance or {}),
+            created_at=now,
+            updated_at=now,
+        )
+        if span_uuid is not None:
+            span.uuid = span_uuid
+        span.save(force_insert=True)
+        _bump_version(locked)
+        _record(
+            locked,
+            object_type=ChangeObject.SPAN,
+            object_uuid=span.uuid,
+            action=ChangeAction.CREATE,
+            before=None,
+            after=span_snapshot(span),
+            actor=actor,
+            group=group or uuid.uuid4(),
+        )
+        return span
 
 
 @transaction.atomic
@@ -423,7 +454,6 @@ def span_delete(*, span: Span, actor: Any, expected_version: int | None, group: 
 # --- relations --------------------------------------------------------------------------
 
 
-@transaction.atomic
 def relation_create(
     *,
     annotation_set: AnnotationSet,
@@ -440,56 +470,53 @@ def relation_create(
 ) -> Relation:
     """Link two spans of the same set. Raises InvalidInput for a cross-set link,
     a wrong label pair, a self-link or a duplicate."""
-    locked = _lock_for_write(annotation_set, actor, expected_version)
-    # Read both ends again under the lock: the caller's objects may be stale (deleted or
-    # relabelled since it loaded them), and a link to a deleted span would only fail at commit.
-    ends = {span.pk: span for span in Span.objects.select_for_update().filter(pk__in=[source.pk, target.pk])}
-    if source.pk not in ends or target.pk not in ends:
-        raise InvalidInput("one end of the link no longer exists (it was deleted)", field="target")
-    source, target = ends[source.pk], ends[target.pk]
-    if source.annotation_set_id != locked.pk or target.annotation_set_id != locked.pk:
-        raise InvalidInput("both ends of a link must be spans of the same annotation set", field="target")
-    if source.pk == target.pk:
-        raise InvalidInput("a span cannot be linked to itself", field="target")
-    schema = locked.document.project.parsed_schema
-    try:
-        schema.check_relation(type, source.label, target.label)
-        cleaned_attributes = schema.clean_attributes(type, attributes or {})
-    except SchemaError as error:
-        raise InvalidInput(str(error), field="type") from None
-    if Relation.objects.filter(type=type, source=source, target=target).exists():
-        raise InvalidInput(f"these spans are already linked by {type}", field="target")
-    now = timezone.now()
-    relation = Relation(
-        annotation_set=locked,
-        type=type,
-        source=source,
-        target=target,
-        attributes=cleaned_attributes,
-        note=_clean_note(note),
-        provenance=dict(provenance or {}),
-        created_at=now,
-        updated_at=now,
-    )
-    if relation_uuid is not None:
-        relation.uuid = relation_uuid
-    try:
-        with transaction.atomic():
-            relation.save()
-    except IntegrityError:
-        raise InvalidInput("this link already exists", field="target") from None
-    _bump_version(locked)
-    _record(
-        locked,
-        object_type=ChangeObject.RELATION,
-        object_uuid=relation.uuid,
-        action=ChangeAction.CREATE,
-        before=None,
-        after=relation_snapshot(relation),
-        actor=actor,
-        group=group or uuid.uuid4(),
-    )
-    return relation
+    with _write_transaction(chosen_id=relation_uuid, duplicate="a link with this id already exists"):
+        locked = _lock_for_write(annotation_set, actor, expected_version)
+        # Read both ends again under the lock: the caller's objects may be stale (deleted or
+        # relabelled since it loaded them), and a link to a deleted span would only fail at commit.
+        ends = {span.pk: span for span in Span.objects.select_for_update().filter(pk__in=[source.pk, target.pk])}
+        if source.pk not in ends or target.pk not in ends:
+            raise InvalidInput("one end of the link no longer exists (it was deleted)", field="target")
+        source, target = ends[source.pk], ends[target.pk]
+        if source.annotation_set_id != locked.pk or target.annotation_set_id != locked.pk:
+            raise InvalidInput("both ends of a link must be spans of the same annotation set", field="target")
+        if source.pk == target.pk:
+            raise InvalidInput("a span cannot be linked to itself", field="target")
+        schema = locked.document.project.parsed_schema
+        try:
+            schema.check_relation(type, source.label, target.label)
+            cleaned_attributes = schema.clean_attributes(type, attributes or {})
+        except SchemaError as error:
+            raise InvalidInput(str(error), field="type") from None
+        if Relation.objects.filter(type=type, source=source, target=target).exists():
+            raise InvalidInput(f"these spans are already linked by {type}", field="target")
+        now = timezone.now()
+        relation = Relation(
+            annotation_set=locked,
+            type=type,
+            source=source,
+            target=target,
+            attributes=cleaned_attributes,
+            note=_clean_note(note),
+            provenance=dict(provenance or {}),
+            created_at=now,
+            updated_at=now,
+        )
+        if relation_uuid is not None:
+            relation.uuid = relation_uuid
+        relation.save(force_insert=True)
+        _bump_version(locked)
+        _record(
+            locked,
+            object_type=ChangeObject.RELATION,
+            object_uuid=relation.uuid,
+            action=ChangeAction.CREATE,
+            before=None,
+            after=relation_snapshot(relation),
+            actor=actor,
+            group=group or uuid.uuid4(),
+        )
+        return relation
 
 
 @transaction.atomic

@@ -67,8 +67,12 @@ def api_token_authenticate(secret: str) -> ApiToken | None:
     """The usable token with this secret (its user loaded), or None. Records the last use."""
     if not secret.startswith(TOKEN_PREFIX) or len(secret) > 200:
         return None
-    token = ApiToken.objects.usable().select_related("user").filter(token_sha256=token_hash(secret)).first()
-    if token is None or not token.user.is_active:
+    try:
+        # get(), not first(): token_sha256 is unique, and this runs on every API request.
+        token = ApiToken.objects.usable().select_related("user").get(token_sha256=token_hash(secret))
+    except ApiToken.DoesNotExist:
+        return None
+    if not token.user.is_active:
         return None
     now = timezone.now()
     if token.last_used_at is None or now - token.last_used_at > LAST_USED_PRECISION:

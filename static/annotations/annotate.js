@@ -220,7 +220,10 @@ async function pump() {
       body: JSON.stringify({ ...op.body, expected_version: state.version }),
     });
     payload = await response.json().catch(() => null);
-    if (response.status >= 500 || payload === null) throw new Error(`the server answered ${response.status}`);
+    if (response.status >= 500 || payload === null) {
+      // A 503 from the server says why (e.g. the database is restarting); show that, not just the code.
+      throw new Error(payload?.message ? shorten(payload.message, 80) : `the server answered ${response.status}`);
+    }
   } catch (error) {
     state.busy = false;
     state.attempt += 1;
