@@ -35,6 +35,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
+from operator import attrgetter
 from typing import Literal
 
 MatchMode = Literal["exact", "overlap"]
@@ -194,10 +195,18 @@ def krippendorff_alpha(reliability_data: Sequence[Sequence[Hashable | None]], me
 
     coincidences: defaultdict[tuple[Hashable, Hashable], float] = defaultdict(float)
     for column in zip(*reliability_data, strict=True):
-        counts = Counter(value for value in column if value is not None)
-        pairable = sum(counts.values())
+        values = [value for value in column if value is not None]
+        pairable = len(values)
         if pairable < 2:
             continue
+        if pairable == 2:
+            # The common case (two coders gave a value), without a Counter: weight 1 / (2 - 1) = 1,
+            # and the two ordered pairs (c, k) and (k, c), which fall on one cell when c == k.
+            c, k = values
+            coincidences[c, k] += 1
+            coincidences[k, c] += 1
+            continue
+        counts = Counter(values)
         weight = 1 / (pairable - 1)
         for c, n_c in counts.items():
             for k, n_k in counts.items():
@@ -545,8 +554,14 @@ def unitizing_alpha_multi(
 # --------------------------------------------------------------------------- span and relation F1
 
 
-def _position(unit: Unit) -> tuple[int, int, str]:
-    return (unit.start, unit.end, unit.key)
+# (start, end, key): text order. attrgetter, not a function: match_spans sorts every
+# annotator's spans of every document by it, and a Python-level key call per span showed in profiles.
+_position: Callable[[Unit], tuple[int, int, str]] = attrgetter("start", "end", "key")
+
+
+def _pair_position(pair: tuple[Unit, Unit]) -> tuple[int, int, str, str]:
+    first = pair[0]
+    return (first.start, first.end, first.key, first.label)
 
 
 def match_spans(a: Sequence[Unit], b: Sequence[Unit], mode: MatchMode = "overlap") -> list[tuple[Unit, Unit]]:
@@ -612,7 +627,7 @@ def match_spans(a: Sequence[Unit], b: Sequence[Unit], mode: MatchMode = "overlap
             taken_a.add(index_a)
             taken_b.add(index_b)
             pairs.append((a_units[index_a], b_units[index_b]))
-    pairs.sort(key=lambda pair: (_position(pair[0]), pair[0].label))
+    pairs.sort(key=_pair_position)
     return pairs
 
 
@@ -692,6 +707,17 @@ def _matched_groups(units: Sequence[Unit], mode: MatchMode) -> list[dict[str, Un
     by_annotator: dict[str, list[Unit]] = defaultdict(list)
     for unit in units:
         by_annotator[unit.annotator].append(unit)
+    matches = [
+        match_spans(by_annotator[first], by_annotator[second], mode)
+        for first, second in combinations(sorted(by_annotator), 2)
+    ]
+    return _groups_from_matches(units, matches)
+
+
+def _groups_from_matches(
+    units: Sequence[Unit], matches: Iterable[Sequence[tuple[Unit, Unit]]]
+) -> list[dict[str, Unit]]:
+    """Chain pairwise matches into groups (union-find over the units); see `_matched_groups`."""
     index = {id(unit): position for position, unit in enumerate(units)}
     parent = list(range(len(units)))
 
@@ -701,8 +727,8 @@ def _matched_groups(units: Sequence[Unit], mode: MatchMode) -> list[dict[str, Un
             position = parent[position]
         return position
 
-    for first, second in combinations(sorted(by_annotator), 2):
-        for unit_a, unit_b in match_spans(by_annotator[first], by_annotator[second], mode):
+    for pairs in matches:
+        for unit_a, unit_b in pairs:
             parent[root(index[id(unit_a)])] = root(index[id(unit_b)])
 
     members: dict[int, list[Unit]] = defaultdict(list)
@@ -737,34 +763,96 @@ def attribute_agreement(
     groups: list[dict[str, Unit]] = []
     for units in documents:
         groups.extend(_matched_groups(list(units), mode))
-    names = sorted({name for group in groups for unit in group.values() for name in unit.attributes})
-    wanted = sorted(attributes) if attributes is not None else names
-    annotators = sorted({annotator for group in groups for annotator in group})
+    return _attribute_results(groups, attributes)
+
+
+def _attribute_results(
+    groups: Sequence[Mapping[str, Unit]], attributes: Collection[str] | None
+) -> dict[str, AttributeAgreement]:
+    """`attribute_agreement` over groups already matched (annotator -> span).
+
+    One pass over the groups keeps, per attribute, only the items with two or more
+    values: the others are unpairable (alpha drops them) and have no pair for kappa,
+    so the figures are those of the full coders-by-groups matrix, at a fraction of
+    the cost when most spans carry few of the schema's attributes.
+    """
+    wanted_only = None if attributes is None else set(attributes)
+    names: set[str] = set()
+    items_by_attribute: dict[str, list[dict[str, Hashable]]] = defaultdict(list)
+    for group in groups:
+        values: dict[str, dict[str, Hashable]] = {}
+        for annotator, unit in group.items():
+            for name in unit.attributes:
+                if wanted_only is None:
+                    names.add(name)
+                elif name not in wanted_only:
+                    continue
+                value = _attribute_value(unit, name)
+                if value is not None:
+                    values.setdefault(name, {})[annotator] = value
+        for name, by_annotator in values.items():
+            if len(by_annotator) >= 2:
+                items_by_attribute[name].append(by_annotator)
+    wanted = sorted(attributes) if attributes is not None else sorted(names)
+    annotators = sorted(set().union(*groups)) if groups else []
 
     results: dict[str, AttributeAgreement] = {}
     for attribute in wanted:
-        rows: list[list[Hashable | None]] = [
-            [_attribute_value(group.get(annotator), attribute) for group in groups] for annotator in annotators
-        ]
-        items = sum(1 for column in zip(*rows, strict=True) if sum(v is not None for v in column) >= 2) if rows else 0
+        items = items_by_attribute.get(attribute, [])
+        rows: list[list[Hashable | None]] = [[item.get(annotator) for item in items] for annotator in annotators]
         kappa = _NAN
         if len(annotators) == 2:
-            both = [(x, y) for x, y in zip(rows[0], rows[1], strict=True) if x is not None and y is not None]
-            kappa = cohen_kappa([x for x, _ in both], [y for _, y in both])
+            # Two annotators and two values per item: both gave a value on every item kept.
+            kappa = cohen_kappa(rows[0], rows[1])
         results[attribute] = AttributeAgreement(
             attribute=attribute,
             alpha=krippendorff_alpha(rows) if rows else _NAN,
             kappa=kappa,
-            items=items,
+            items=len(items),
             annotators=len(annotators),
         )
     return results
+
+
+def _pair_attribute_results(
+    matched: Sequence[tuple[Unit, Unit]], attributes: Collection[str]
+) -> dict[str, AttributeAgreement]:
+    """`_attribute_results` for the groups of one pair's matches, without building the groups:
+    the pair's values side by side, where both gave one."""
+    wanted = sorted(attributes)
+    values: dict[str, tuple[list[Hashable], list[Hashable]]] = {name: ([], []) for name in wanted}
+    for unit_a, unit_b in matched:
+        for name in unit_a.attributes.keys() & unit_b.attributes.keys():
+            side_by_side = values.get(name)
+            if side_by_side is None:
+                continue
+            value_a, value_b = _attribute_value(unit_a, name), _attribute_value(unit_b, name)
+            if value_a is not None and value_b is not None:
+                side_by_side[0].append(value_a)
+                side_by_side[1].append(value_b)
+    annotators = 2 if matched else 0
+    return {
+        name: AttributeAgreement(
+            attribute=name,
+            alpha=krippendorff_alpha([first, second]) if annotators else _NAN,
+            kappa=cohen_kappa(first, second) if annotators else _NAN,
+            items=len(first),
+            annotators=annotators,
+        )
+        for name, (first, second) in values.items()
+    }
+
+
+_PLAIN_VALUES = (str, bool, int, float, type(None))
 
 
 def _attribute_value(unit: Unit | None, attribute: str) -> Hashable | None:
     if unit is None:
         return None
     value = unit.attributes.get(attribute)
+    # Schema values are str, bool or numbers: skip the (slow, ABC-based) Hashable check for them.
+    if type(value) in _PLAIN_VALUES:
+        return value
     return value if isinstance(value, Hashable) else repr(value)
 
 
@@ -781,6 +869,9 @@ class PairAgreement:
     spans_overlap: F1Score
     relations_exact: F1Score
     relations_overlap: F1Score
+    # attribute -> Cohen's kappa (and alpha) of the two over their overlap-matched spans; filled by
+    # `project_agreement` when asked for attributes, pooled over the documents both annotated.
+    attributes: Mapping[str, AttributeAgreement] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -822,11 +913,19 @@ class ProjectAgreement:
     spans_overlap: F1Score
     relations_exact: F1Score
     relations_overlap: F1Score
+    # attribute -> Krippendorff's alpha over every analyst's overlap-matched spans (see
+    # `attribute_agreement`); empty unless `project_agreement` was given attributes.
+    attributes: Mapping[str, AttributeAgreement] = field(default_factory=dict)
+
+
+_PairMatches = dict[tuple[str, str], list[tuple[Unit, Unit]]]
 
 
 def _document_agreement(
     document: AnnotatedDocument, labels: Collection[str] | None
-) -> tuple[DocumentAgreement, dict[str, _UnitizingTally]]:
+) -> tuple[DocumentAgreement, dict[str, _UnitizingTally], _PairMatches]:
+    """The document's summary, its uα tallies per label (for pooling) and each pair's overlap matches
+    (for attribute agreement, so spans are matched once)."""
     units, links, length = document.units, document.links, document.text_length
     if length < 0:
         raise ValueError(f"text_length must not be negative, got {length}")
@@ -851,6 +950,7 @@ def _document_agreement(
     unitizing = {label: _unitizing_result(tally, label) for label, tally in tallies.items()}
 
     pairs: list[PairAgreement] = []
+    overlap_matches: _PairMatches = {}
     for first, second in combinations(annotators, 2):
         scores: dict[str, tuple[F1Score, F1Score]] = {}
         for mode in _MATCH_MODES:
@@ -858,6 +958,7 @@ def _document_agreement(
             spans = F1Score.from_counts(len(matched), len(units_by_annotator[first]), len(units_by_annotator[second]))
             relations = _relation_score(matched, links_by_annotator[first], links_by_annotator[second])
             scores[mode] = (spans, relations)
+        overlap_matches[first, second] = matched  # the loop's last mode is "overlap"
         pairs.append(
             PairAgreement(
                 annotator_a=first,
@@ -881,7 +982,7 @@ def _document_agreement(
         unitizing_overall=_overall_unitizing(unitizing.values()),
         pairs=tuple(pairs),
     )
-    return summary, tallies
+    return summary, tallies, overlap_matches
 
 
 def document_agreement(
@@ -901,12 +1002,15 @@ def document_agreement(
     the text, a span or relation by an unlisted annotator, or repeated span keys
     within an annotator who made relations.
     """
-    summary, _tallies = _document_agreement(AnnotatedDocument(units, links, text_length, annotators), labels)
+    summary, _tallies, _matches = _document_agreement(AnnotatedDocument(units, links, text_length, annotators), labels)
     return summary
 
 
 def project_agreement(
-    documents: Iterable[AnnotatedDocument], *, labels: Collection[str] | None = None
+    documents: Iterable[AnnotatedDocument],
+    *,
+    labels: Collection[str] | None = None,
+    attributes: Collection[str] | None = None,
 ) -> ProjectAgreement:
     """Agreement over many documents: per-document summaries plus pooled figures.
 
@@ -914,6 +1018,13 @@ def project_agreement(
     label still counts, as agreement on its absence); F1 is micro-averaged, by
     adding matched and marked counts before dividing. Same errors as
     `document_agreement`.
+
+    With ``attributes`` (names; give the schema's categorical ones, free text
+    makes no sense here), agreement on those attributes of overlap-matched spans
+    as well: ``ProjectAgreement.attributes`` holds Krippendorff's alpha over all
+    annotators, pooled over documents (exactly `attribute_agreement` over the
+    documents' units), and each pair's ``attributes`` Cohen's kappa over the
+    spans the two matched. Without it both are empty and nothing extra is computed.
     """
     # Two passes: every document reports (and pools) every label of the project.
     collected = list(documents)
@@ -922,11 +1033,17 @@ def project_agreement(
     )
     summaries: list[DocumentAgreement] = []
     pooled = {label: _UnitizingTally() for label in report_labels}
+    groups: list[dict[str, Unit]] = []
+    matched_by_pair: _PairMatches = defaultdict(list)
     for document in collected:
-        summary, tallies = _document_agreement(document, report_labels)
+        summary, tallies, matches = _document_agreement(document, report_labels)
         summaries.append(summary)
         for label, tally in tallies.items():
             pooled[label].add(tally)
+        if attributes is not None:
+            groups.extend(_groups_from_matches(document.units, matches.values()))
+            for pair_names, matched in matches.items():
+                matched_by_pair[pair_names].extend(matched)
     unitizing = {label: _unitizing_result(tally, label) for label, tally in pooled.items()}
 
     by_pair: dict[tuple[str, str], list[PairAgreement]] = defaultdict(list)
@@ -944,6 +1061,9 @@ def project_agreement(
             spans_overlap=_f1_pooled(pair.spans_overlap for pair in group),
             relations_exact=_f1_pooled(pair.relations_exact for pair in group),
             relations_overlap=_f1_pooled(pair.relations_overlap for pair in group),
+            attributes={}
+            if attributes is None
+            else _pair_attribute_results(matched_by_pair[first, second], attributes),
         )
         for (first, second), group in sorted(by_pair.items())
     )
@@ -959,4 +1079,5 @@ def project_agreement(
         spans_overlap=_f1_pooled(pair.spans_overlap for pair in every_pair),
         relations_exact=_f1_pooled(pair.relations_exact for pair in every_pair),
         relations_overlap=_f1_pooled(pair.relations_overlap for pair in every_pair),
+        attributes={} if attributes is None else _attribute_results(groups, attributes),
     )

@@ -123,3 +123,20 @@ def points_html(
         out.append('<li class="muted">No analyst marked anything in this document.</li>')
     # Safe: every stored string above went through escape(); the rest is numbers and fixed markup.
     return mark_safe("".join(out))  # noqa: S308
+
+
+def gold_span_options_html(spans: Sequence[Any], *, preview: int = 80) -> SafeString:
+    """<option> elements for the gold spans, for the two ends of an added link.
+
+    Built once and used by both selects: a gold set of a few hundred spans would
+    otherwise be looped over twice in the template. Labels and quotes are escaped.
+    """
+    out = []
+    for span in spans:
+        quote = span.quote if len(span.quote) <= preview else span.quote[: preview - 1] + "…"
+        out.append(
+            f'<option value="{escape(span.uuid)}">{escape(span.label)} [{span.start}, {span.end}) '
+            f"«{escape(quote)}»</option>"
+        )
+    # Safe: labels and quotes went through escape(); uuids and offsets are ours.
+    return mark_safe("".join(out))  # noqa: S308

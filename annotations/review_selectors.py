@@ -46,26 +46,41 @@ class QueueRow:
     span_counts: list[tuple[str, int]]
 
 
-def _units_by_document(sets: list[AnnotationSet], *, with_details: bool = True) -> dict[int, list[Unit]]:
-    """The analysts' spans as agreement Units, per document, in one query.
+def categorical_attributes(project: Project) -> list[str]:
+    """The schema's attributes whose values can be compared for agreement (choices, yes/no), not free text."""
+    return sorted({a.key for a in project.parsed_schema.attributes if a.type in ("choice", "boolean")})
 
-    Without details (keys and attributes), the read skips UUID and JSON decoding:
-    the dashboard needs only label and extent, and that halves its time on 60,000 spans.
+
+def _units_by_document(
+    sets: list[AnnotationSet], *, keys: bool = True, attributes: bool = True
+) -> dict[int, list[Unit]]:
+    """The analysts' spans as agreement Units, per document, in one query (values, no model instances).
+
+    Without keys the read skips UUID decoding (only relation agreement needs keys);
+    without attributes it skips JSON decoding too (the review queue's uα needs only
+    label and extent). Each roughly halves the read on 60,000 spans.
     """
     analyst_of_set = {s.pk: str(s.annotator_id) for s in sets}
     document_of_set = {s.pk: s.document_id for s in sets}
     units: dict[int, list[Unit]] = defaultdict(list)
     rows = Span.objects.filter(annotation_set_id__in=analyst_of_set)
-    if with_details:
-        for set_id, uuid_, label, start, end, attributes in rows.values_list(
-            "annotation_set_id", "uuid", "label", "start", "end", "attributes"
-        ):
-            units[document_of_set[set_id]].append(
-                Unit(analyst_of_set[set_id], label, start, end, attributes or {}, str(uuid_))
+    fields = ["annotation_set_id", "label", "start", "end"]
+    if attributes:
+        fields.append("attributes")
+    if keys:
+        fields.append("uuid")
+    for row in rows.values_list(*fields):
+        set_id = row[0]
+        units[document_of_set[set_id]].append(
+            Unit(
+                analyst_of_set[set_id],
+                row[1],
+                row[2],
+                row[3],
+                (row[4] or {}) if attributes else {},
+                str(row[-1]) if keys else "",
             )
-        return units
-    for set_id, label, start, end in rows.values_list("annotation_set_id", "label", "start", "end"):
-        units[document_of_set[set_id]].append(Unit(analyst_of_set[set_id], label, start, end))
+        )
     return units
 
 
@@ -98,7 +113,7 @@ def review_queue(*, project: Project, user: Any, label: str = "", analyst: str =
         if all_submitted and (analyst_id is None or any(s.annotator_id == analyst_id for s in analysts)):
             ready.append(doc_sets)
     analyst_sets = [s for doc_sets in ready for s in doc_sets if not s.is_gold]
-    units = _units_by_document(analyst_sets)
+    units = _units_by_document(analyst_sets, keys=False, attributes=False)
     rows = []
     for doc_sets in ready:
         document = doc_sets[0].document
@@ -297,7 +312,7 @@ def project_dashboard(*, project: Project, user: Any) -> Dashboard:
     by_document: dict[int, list[AnnotationSet]] = defaultdict(list)
     for s in submitted:
         by_document[s.document_id].append(s)
-    units = _units_by_document(submitted, with_details=False)
+    units = _units_by_document(submitted, keys=False)
     documents = [
         AnnotatedDocument(
             units=units.get(doc_id, []),
@@ -308,7 +323,9 @@ def project_dashboard(*, project: Project, user: Any) -> Dashboard:
         for doc_id, doc_sets in by_document.items()
         if len(doc_sets) >= 2
     ]
-    agreement = compute_project_agreement(documents, labels=project.parsed_schema.label_keys)
+    agreement = compute_project_agreement(
+        documents, labels=project.parsed_schema.label_keys, attributes=categorical_attributes(project)
+    )
     counted = (
         Span.objects.filter(annotation_set__document__project=project, annotation_set__withdrawn_at__isnull=True)
         .values_list("annotation_set__is_gold", "label")
@@ -347,6 +364,7 @@ class AgreementInput:
     documents: list[AnnotatedDocument]
     names: dict[str, str]
     labels: list[str]
+    attributes: list[str]
 
 
 def _links_by_document(sets: list[AnnotationSet]) -> dict[int, list[Link]]:
@@ -399,4 +417,9 @@ def agreement_input(*, project: Project, user: Any, document: Document | None = 
         )
         for doc_id, doc_sets in sorted(included.items())
     ]
-    return AgreementInput(documents=documents, names=names, labels=list(project.parsed_schema.label_keys))
+    return AgreementInput(
+        documents=documents,
+        names=names,
+        labels=list(project.parsed_schema.label_keys),
+        attributes=categorical_attributes(project),
+    )

@@ -20,12 +20,13 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from annotations import access, review_selectors, selectors
+from annotations.adjudication import split_relation_point_key
 from annotations.agreement import UnitizingResult
 from annotations.charts import Bar, bar_chart
 from annotations.exceptions import ClaimbenchError, InvalidInput, NotAllowed, StaleVersion
 from annotations.models import AnnotationSet, Membership, Role
-from annotations.rendering import SpanMark, document_html, nesting_depths, segment_text
-from annotations.review_rendering import points_html
+from annotations.rendering import SpanMark, render_document
+from annotations.review_rendering import gold_span_options_html, points_html
 from annotations.services import assignment, reviewing
 
 QUOTE_PREVIEW = 160
@@ -83,8 +84,9 @@ def review_queue(request: HttpRequest, project_id: int) -> HttpResponse:
 
 
 def _lane(text: str, spans: list[tuple[str, str, int, int]], label_index: dict[str, int]) -> str:
-    marks = [SpanMark(uuid, label, start, end) for uuid, label, start, end in spans]
-    return document_html(segment_text(text, marks), nesting_depths(marks), label_index)
+    # One pass over the cut points (the annotation page's renderer): four lanes of a long article
+    # through segment_text + document_html cost more than the rest of the page together.
+    return render_document(text, [SpanMark(uuid, label, start, end) for uuid, label, start, end in spans], label_index)
 
 
 def _preview(text: str, start: int, end: int) -> str:
@@ -133,17 +135,30 @@ def _review_context(request: HttpRequest, document: Any, error: str = "") -> dic
         )
     point_by_key = {p.key: p for p in state.span_points}
     relation_rows = []
-    for point in state.relation_points:
-        source, target = point_by_key[point.source_point], point_by_key[point.target_point]
+    for relation_point in state.relation_points:
+        source, target = point_by_key[relation_point.source_point], point_by_key[relation_point.target_point]
         relation_rows.append(
             {
-                "point": point,
-                "status": state.relation_status(point),
-                "decision": state.decisions.get(point.key),
+                "point": relation_point,
+                "status": state.relation_status(relation_point),
+                "decision": state.decisions.get(relation_point.key),
                 "source": _preview(text, source.start, source.end),
                 "target": _preview(text, target.start, target.end),
-                "voters": [state.names.get(v, "?") for v in point.voters],
-                "votes": f"{len(point.voters)} of {total}",
+                "voters": [state.names.get(v, "?") for v in relation_point.voters],
+                "votes": f"{len(relation_point.voters)} of {total}",
+            }
+        )
+    gold_relation_by_uuid = {str(r.uuid): r for r in state.gold_relations}
+    added_links = []
+    for decision in state.added_links:
+        relation = gold_relation_by_uuid.get(decision.result_uuids[0]) if decision.result_uuids else None
+        added_links.append(
+            {
+                "decision": decision,
+                "type": split_relation_point_key(decision.point_key.removeprefix(reviewing.ADDED_PREFIX))[0],
+                "relation": relation,
+                "source": _preview(text, relation.source.start, relation.source.end) if relation else "",
+                "target": _preview(text, relation.target.start, relation.target.end) if relation else "",
             }
         )
     action_url = reverse("annotations:review_action", args=[document.pk])
@@ -166,6 +181,9 @@ def _review_context(request: HttpRequest, document: Any, error: str = "") -> dic
         "gold_html": _lane(text, gold_marks, label_index),
         "points": points,
         "relation_rows": relation_rows,
+        "added_links": added_links,
+        "relation_types": schema.relation_types,
+        "gold_span_options": gold_span_options_html(state.gold_spans) if not finished else "",
         "labels": schema.label_keys,
         "gold_version": gold_version,
         "finished": finished,
@@ -187,7 +205,8 @@ def review_document(request: HttpRequest, document_id: int) -> HttpResponse:
 @require_POST
 @login_required
 def review_action(request: HttpRequest, document_id: int) -> HttpResponse:
-    """One decision: build, accept, merge, edit, reject, add, relation_accept, finish, reopen."""
+    """One decision: build, accept, merge, edit, reject, add, relation_accept, relation_add,
+    relation_remove, finish."""
     document = selectors.document_get(document_id=document_id, user=request.user)
     data = request.POST
     actor = request.user
@@ -229,6 +248,14 @@ def review_action(request: HttpRequest, document_id: int) -> HttpResponse:
             reviewing.relation_point_accept(document=document, point_key=key, actor=actor, rationale=rationale,
                                             expected_version=expected)  # fmt: skip
             done = "Link accepted."
+        elif action == "relation_add":
+            reviewing.gold_relation_add(document=document, type=data.get("type", ""),
+                                        source_uuid=data.get("source", ""), target_uuid=data.get("target", ""),
+                                        actor=actor, rationale=rationale, expected_version=expected)  # fmt: skip
+            done = "Link added to gold."
+        elif action == "relation_remove":
+            reviewing.gold_relation_remove(document=document, point_key=key, actor=actor, expected_version=expected)
+            done = "Added link removed."
         elif action == "finish":
             reviewing.gold_finish(document=document, actor=actor, note=data.get("note", ""),
                                   expected_version=expected)  # fmt: skip
@@ -368,6 +395,14 @@ def dashboard(request: HttpRequest, project_id: int) -> HttpResponse:
             title="Span F1 (overlap) per analyst pair",
             maximum=1.0,
         ),
+        "attributes": bar_chart(
+            [
+                Bar(name, r.alpha, f"{r.items} items, {r.annotators} analysts")
+                for name, r in board.agreement.attributes.items()
+            ],
+            title="Attribute agreement (Krippendorff's alpha) on matched spans",
+            maximum=1.0,
+        ),
         "label_counts": bar_chart(
             [Bar(k, v) for k, v in board.label_counts.items()], title="Analyst spans per label", digits=0
         ),
@@ -383,5 +418,12 @@ def dashboard(request: HttpRequest, project_id: int) -> HttpResponse:
             "pairs": [(name, _figure(p.spans_exact.f1), _figure(p.spans_overlap.f1), p) for name, p in pairs],
             "alpha_rows": [(label, _figure(r.alpha), r) for label, r in board.agreement.unitizing.items()],
             "overall_alpha": _figure(board.agreement.unitizing_overall.alpha),
+            "attribute_rows": [(name, _figure(r.alpha), r) for name, r in board.agreement.attributes.items()],
+            "pair_attribute_rows": [
+                (name, attribute, _figure(r.kappa), _figure(r.alpha), r)
+                for name, p in pairs
+                for attribute, r in p.attributes.items()
+                if r.items
+            ],
         },
     )

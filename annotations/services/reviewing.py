@@ -28,8 +28,10 @@ from annotations.adjudication import (
     SpanVote,
     Version,
     merged_extent,
+    relation_point_key,
     relation_points,
     span_points,
+    split_relation_point_key,
 )
 from annotations.exceptions import InvalidInput, ReadOnlySet, StaleVersion
 from annotations.models import (
@@ -47,6 +49,12 @@ from annotations.models import (
 from annotations.services import annotating
 
 MAX_RATIONALE_LENGTH = 10_000
+# Decision keys of gold items no analyst made: "added:<span uuid>" for a span, and
+# "added:rel:<type>:<source key>><target key>" for a link, its ends named by the keys of
+# the decisions that produced the two gold spans (so the link can be drawn again when
+# the reviewer re-decides one of its spans, like an accepted analyst link).
+ADDED_PREFIX = "added:"
+ADDED_LINK_PREFIX = "added:rel:"
 
 
 # --- reading the review state --------------------------------------------------------------
@@ -139,7 +147,23 @@ class ReviewState:
 
     @property
     def added_decisions(self) -> list[GoldDecision]:
-        return [d for key, d in self.decisions.items() if key.startswith("added:")]
+        return [d for key, d in self.decisions.items() if key.startswith(ADDED_PREFIX)]
+
+    @property
+    def added_links(self) -> list[GoldDecision]:
+        """Decisions that drew a gold link no analyst drew, in the order they were made."""
+        return [d for key, d in self.decisions.items() if key.startswith(ADDED_LINK_PREFIX)]
+
+    def decision_key_of_gold_span(self, span_uuid: str) -> str | None:
+        """The key of the decision whose result is this gold span, or None."""
+        cache: dict[str, str] | None = self.__dict__.get("_key_of_result_cache")
+        if cache is None:
+            cache = self.__dict__["_key_of_result_cache"] = {
+                d.result_uuids[0]: key
+                for key, d in self.decisions.items()
+                if d.result_uuids and not key.startswith(("rel:", ADDED_LINK_PREFIX))
+            }
+        return cache.get(span_uuid)
 
     @property
     def _points_by_key(self) -> dict[str, SpanPoint]:
@@ -337,6 +361,25 @@ def _restore_accepted_relations(gold: AnnotationSet, actor: Any, group: uuid.UUI
         if source is None or target is None:
             continue
         relation = _write_gold_relation(gold, point, source, target, decision.provenance_kind, decision, actor, group)
+        decision.result_uuids = [str(relation.uuid)]
+        decision.save(update_fields=["result_uuids"])
+    for decision in state.added_links:
+        if decision.result_uuids and decision.result_uuids[0] in existing:
+            continue
+        type_, source_key, target_key = split_relation_point_key(decision.point_key.removeprefix(ADDED_PREFIX))
+        source, target = state.gold_span_for(source_key), state.gold_span_for(target_key)
+        if source is None or target is None:
+            continue  # an end was rejected since: the link has nothing to join (the decision stays, as history)
+        relation = annotating.relation_create(
+            annotation_set=gold,
+            type=type_,
+            source=source,
+            target=target,
+            provenance=_provenance("adjudicated", actor, [], decision.rationale),
+            actor=actor,
+            expected_version=None,
+            group=group,
+        )
         decision.result_uuids = [str(relation.uuid)]
         decision.save(update_fields=["result_uuids"])
 
@@ -644,6 +687,73 @@ def relation_point_accept(
         rationale=rationale,
         actor=actor,
     )
+
+
+@transaction.atomic
+def gold_relation_add(
+    *,
+    document: Document,
+    type: str,
+    source_uuid: str,
+    target_uuid: str,
+    actor: Any,
+    rationale: str = "",
+    expected_version: int | None,
+) -> GoldDecision:
+    """A gold link no analyst drew, between two spans already in gold, provenance "adjudicated by <reviewer>".
+
+    The project's label-pair rule applies (a `sources` link goes from an attribution to a
+    claim or counter-claim, a `disputes` link from a counter-claim to a claim or
+    counter-claim). Raises InvalidInput, with a message for the reviewer, for an end
+    that is not a gold span, a wrong label pair, a self-link, a link that already exists,
+    or a link an analyst drew (that one is accepted from its relation point instead).
+    """
+    gold, state = _begin(document, actor, expected_version)
+    spans = {str(span.uuid): span for span in state.gold_spans}
+    source, target = spans.get(str(source_uuid)), spans.get(str(target_uuid))
+    if source is None or target is None:
+        raise InvalidInput(
+            "both ends of the link must be spans of the gold set: accept or add them first", field="source"
+        )
+    source_key = state.decision_key_of_gold_span(str(source.uuid))
+    target_key = state.decision_key_of_gold_span(str(target.uuid))
+    if source_key is None or target_key is None:
+        raise InvalidInput("this gold span has no decision behind it; decide its point first", field="source")
+    point_key = relation_point_key(type, source_key, target_key)
+    if any(point.key == point_key for point in state.relation_points):
+        raise InvalidInput("an analyst drew this link: accept it in the list of relation points", field="type")
+    rationale = _clean_rationale(rationale)
+    relation = annotating.relation_create(
+        annotation_set=gold,
+        type=type,
+        source=source,
+        target=target,
+        provenance=_provenance("adjudicated", actor, [], rationale),
+        actor=actor,
+        expected_version=None,
+        group=uuid.uuid4(),
+    )
+    return _record_decision(
+        document=document,
+        key=ADDED_PREFIX + point_key,
+        action=DecisionAction.ADD,
+        kind="adjudicated",
+        sources=[],
+        results=[str(relation.uuid)],
+        rationale=rationale,
+        actor=actor,
+    )
+
+
+@transaction.atomic
+def gold_relation_remove(*, document: Document, point_key: str, actor: Any, expected_version: int | None) -> None:
+    """Take back a link the reviewer added (history keeps it); the decision goes with it."""
+    gold, state = _begin(document, actor, expected_version)
+    decision = state.decisions.get(point_key)
+    if decision is None or not point_key.startswith(ADDED_LINK_PREFIX):
+        raise InvalidInput("this added link no longer exists; reload the page", field="point")
+    _discard_results(gold, decision, actor, uuid.uuid4())
+    decision.delete()
 
 
 # --- finishing ----------------------------------------------------------------------------------------

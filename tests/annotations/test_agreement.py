@@ -567,6 +567,44 @@ def test_attribute_agreement_groups_three_annotators_and_reports_alpha_only():
     assert (result.items, result.annotators) == (2, 3)
 
 
+def test_project_agreement_reports_attribute_alpha_and_each_pairs_kappa_with_their_counts():
+    # Two documents, three annotators. Pooled alpha must equal attribute_agreement over the same
+    # units; each pair's kappa must equal cohen_kappa over the values of the spans the pair matched.
+    first = [
+        Unit("ana", "claim", 0, 10, {"check_worthy": "yes"}),
+        Unit("ben", "claim", 1, 10, {"check_worthy": "yes"}),
+        Unit("cai", "claim", 0, 9, {"check_worthy": "no"}),
+        Unit("ana", "claim", 20, 30, {"check_worthy": "no"}),
+        Unit("ben", "claim", 20, 30, {"check_worthy": "no"}),
+    ]
+    second = [
+        Unit("ana", "claim", 0, 10, {"check_worthy": "no"}),
+        Unit("ben", "claim", 0, 10, {"check_worthy": "yes"}),
+        Unit("cai", "claim", 0, 10, {"check_worthy": "no"}),
+        Unit("cai", "claim", 40, 50, {"check_worthy": "yes"}),  # matched by nobody: no item
+    ]
+    documents = [AnnotatedDocument(units, [], 60, ("ana", "ben", "cai")) for units in (first, second)]
+    result = project_agreement(documents, attributes=["check_worthy"])
+
+    pooled = result.attributes["check_worthy"]
+    expected = attribute_agreement([first, second], attributes=["check_worthy"])["check_worthy"]
+    assert pooled.alpha == pytest.approx(expected.alpha)
+    assert (pooled.items, pooled.annotators) == (expected.items, expected.annotators) == (3, 3)
+    assert math.isnan(pooled.kappa)  # three annotators: alpha only
+
+    ana_ben = next(p for p in result.pairs if (p.annotator_a, p.annotator_b) == ("ana", "ben"))
+    kappa = ana_ben.attributes["check_worthy"]
+    # Matched pairs (ana, ben): yes/yes, no/no, no/yes.
+    assert kappa.kappa == pytest.approx(cohen_kappa(["yes", "no", "no"], ["yes", "no", "yes"]))
+    assert (kappa.items, kappa.annotators) == (3, 2)
+
+
+def test_project_agreement_leaves_attributes_out_unless_asked():
+    documents = [AnnotatedDocument([Unit("ana", "claim", 0, 5, {"hedged": True})], [], 10, ("ana", "ben"))]
+    result = project_agreement(documents)
+    assert result.attributes == {} and all(pair.attributes == {} for pair in result.pairs)
+
+
 # --------------------------------------------------------------------------- summaries
 
 

@@ -130,6 +130,26 @@ def test_a_reviewer_adjudicates_two_analysts_into_gold_and_the_analyst_sees_the_
     relation.locator('input[name="rationale"]').fill("both analysts linked the cue")
     relation.locator(".accept-button").click()
     page.wait_for_selector("text=Link accepted.")
+
+    # Link the added cue to the counter-claim it sources: a link nobody drew. A wrong label pair first,
+    # which is refused with the rule.
+    def gold_uuid(quote: str) -> str:
+        return str(Span.objects.get(annotation_set__document=document, annotation_set__is_gold=True, quote=quote).uuid)
+
+    link_form = page.locator("#link-form")
+    link_form.locator('select[name="source"]').select_option(gold_uuid("real price is far higher"))
+    link_form.locator('select[name="type"]').select_option("sources")
+    link_form.locator('select[name="target"]').select_option(gold_uuid(cue))
+    link_form.locator("button").click()
+    page.wait_for_selector("text=goes from attribution to claim or counter-claim")
+    link_form = page.locator("#link-form")
+    link_form.locator('select[name="source"]').select_option(gold_uuid(cue))
+    link_form.locator('select[name="type"]').select_option("sources")
+    link_form.locator('select[name="target"]').select_option(gold_uuid("real price is far higher"))
+    link_form.locator('input[name="rationale"]').fill("the party is the source")
+    link_form.locator("button").click()
+    page.wait_for_selector("text=Link added to gold.")
+    assert "adjudicated by reviewer" in page.locator("#added-links").inner_text()
     page.screenshot(path=str(ARTIFACTS / "review-adjudicated.png"), full_page=True)
 
     page.click("#finish-gold")
@@ -154,10 +174,13 @@ def test_a_reviewer_adjudicates_two_analysts_into_gold_and_the_analyst_sees_the_
     assert spans["counter-claim", "real price is far higher"]["rationale"] == "leave out the article"
     assert spans["attribution", cue] | {"from": []} == spans["attribution", cue]
     assert all(p["by"] == "reviewer" for p in spans.values())
-    (link,) = gold.relations.select_related("source", "target")
-    assert (link.type, link.source.quote, link.target.quote) == ("sources", mayor, long_cost)
-    assert link.provenance["kind"] == "adjudicated"
-    assert link.provenance["rationale"] == "both analysts linked the cue"
+    relations = gold.relations.select_related("source", "target")
+    links = {(r.type, r.source.quote, r.target.quote): r.provenance for r in relations}
+    assert set(links) == {("sources", mayor, long_cost), ("sources", cue, "real price is far higher")}
+    assert links["sources", mayor, long_cost]["kind"] == "adjudicated"
+    assert links["sources", mayor, long_cost]["rationale"] == "both analysts linked the cue"
+    added_link = links["sources", cue, "real price is far higher"]
+    assert (added_link["kind"], added_link["by"], added_link["from"]) == ("adjudicated", "reviewer", [])
 
     # The API returns exactly these spans and the link.
     api = Client()
@@ -167,7 +190,7 @@ def test_a_reviewer_adjudicates_two_analysts_into_gold_and_the_analyst_sees_the_
     assert {(r["label"], r["quote"]) for r in span_rows} == set(spans)
     relation_rows = api.get(f"/api/v1/sets/{gold.pk}/relations/").json()
     relation_rows = relation_rows.get("results", relation_rows) if isinstance(relation_rows, dict) else relation_rows
-    assert len(relation_rows) == 1
+    assert len(relation_rows) == 2
 
     # The "gold only" export (Claimbench JSONL) holds exactly these spans, their provenance and the link.
     job = exporting.export_job_create(project=world.project, format="jsonl", scope="gold", actor=world.manager)
@@ -181,9 +204,7 @@ def test_a_reviewer_adjudicates_two_analysts_into_gold_and_the_analyst_sees_the_
     exported = {(s["label"], s["quote"]): s.get("provenance") for s in gold_export["spans"]}
     assert exported == spans
     by_id = {s["id"] if "id" in s else s["uuid"]: s["quote"] for s in gold_export["spans"]}
-    assert [(r["type"], by_id[r["source"]], by_id[r["target"]]) for r in gold_export["relations"]] == [
-        ("sources", mayor, long_cost)
-    ]
+    assert {(r["type"], by_id[r["source"]], by_id[r["target"]]) for r in gold_export["relations"]} == set(links)
 
     # Ben sees where gold differs from his work, with the reviewer's notes.
     analyst_page = page_for(world.other_analyst, reverse("annotations:feedback", args=[world.project.pk]))

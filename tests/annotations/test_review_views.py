@@ -160,6 +160,60 @@ def test_the_analyst_sees_where_gold_differs_with_the_reviewers_note(ready, clie
 
 def test_the_dashboard_draws_charts_with_tables_beside_them(ready, client_for):
     body = client_for(ready.manager).get(reverse("annotations:dashboard", args=[ready.project.pk])).content.decode()
-    assert body.count("<svg") == 5
+    assert body.count("<svg") == 6
     assert "analyst × analyst2" in body
     assert "Agreement per label" in body
+
+
+def test_a_reviewer_links_gold_spans_through_the_page_and_a_wrong_pair_is_refused_with_the_rule(ready, client_for):
+    client = client_for(ready.reviewer)
+    decide(client, ready.document, action="build")
+    decide(client, ready.document, action="add", label="attribution", start="0", end="17", rationale="")
+    gold = AnnotationSet.objects.get(document=ready.document, is_gold=True)
+    attribution = gold.spans.get(label="attribution")
+    claim = gold.spans.get(label="claim")
+    page = client.get(reverse("annotations:review_document", args=[ready.document.pk])).content.decode()
+    assert 'id="link-form"' in page and f'<option value="{attribution.uuid}">attribution [0, 17)' in page
+
+    refused = decide(client, ready.document, action="relation_add", type="sources", source=str(claim.uuid),
+                     target=str(attribution.uuid))  # fmt: skip
+    assert refused.status_code == 400
+    assert "goes from attribution to claim or counter-claim, not from claim to attribution" in refused.content.decode()
+    assert not gold.relations.exists()
+
+    added = decide(client, ready.document, action="relation_add", type="sources", source=str(attribution.uuid),
+                   target=str(claim.uuid), rationale="<b>named</b> source")  # fmt: skip
+    assert added.status_code == 302
+    (relation,) = gold.relations.all()
+    assert relation.provenance["kind"] == "adjudicated" and relation.provenance["by"] == "reviewer"
+    page = client.get(reverse("annotations:review_document", args=[ready.document.pk])).content.decode()
+    assert "adjudicated by reviewer" in page
+    assert "&lt;b&gt;named&lt;/b&gt; source" in page and "<b>named</b>" not in page
+
+    (decision,) = reviewing.review_state_load(document=ready.document).added_links
+    assert decide(client, ready.document, action="relation_remove", point=decision.point_key).status_code == 302
+    assert not gold.relations.exists()
+    assert (
+        client_for(ready.analyst)
+        .post(
+            reverse("annotations:review_action", args=[ready.document.pk]),
+            {"action": "relation_add", "type": "sources", "source": str(attribution.uuid), "target": str(claim.uuid)},
+        )
+        .status_code
+        == 403
+    )
+
+
+def test_the_dashboard_shows_attribute_agreement_with_counts_beside_each_coefficient(world, client_for):
+    for annotation_set, values in ((world.analyst_set, ("yes", "no")), (world.other_set, ("yes", "yes"))):
+        mark(annotation_set, "taxes will fall next year", check_worthy=values[0])
+        mark(annotation_set, "the budget shows a rise of 4 percent", check_worthy=values[1])
+        submit(annotation_set)
+    body = client_for(world.reviewer).get(reverse("annotations:dashboard", args=[world.project.pk])).content.decode()
+    table = body.split('id="attribute-agreement"')[1].split("</table>")[0]
+    # alpha over (yes, yes), (no, yes): 1 - (n - 1) * D_o / D_e with n = 4 values = 0.0 to three places.
+    assert '<tr><td>check_worthy</td><td class="num">0.000</td><td class="num">2</td><td class="num">2</td></tr>' in (
+        table
+    )
+    pairs = body.split('id="pair-attribute-agreement"')[1].split("</table>")[0]
+    assert 'analyst × analyst2</td><td>check_worthy</td><td class="num">0.000</td>' in pairs

@@ -6,7 +6,13 @@ from typing import Any
 
 import pytest
 
-from annotations.adjudication import SpanVote, span_points
+from annotations.adjudication import (
+    SpanVote,
+    relation_point_key,
+    span_point_key,
+    span_points,
+    split_relation_point_key,
+)
 from annotations.exceptions import InvalidInput, NotAllowed, ReadOnlySet, StaleVersion
 from annotations.models import AnnotationSet, GoldAcceptance, GoldDecision, SetState, Span
 from annotations.services import annotating, projects, reviewing
@@ -68,6 +74,13 @@ def test_a_point_is_unanimous_only_when_every_analyst_made_the_same_span():
     (lonely,) = span_points(spans[:1], ["a", "b"])
     assert not lonely.is_unanimous()
     assert lonely.consensus("majority") is None  # one of two is not more than half
+
+
+def test_a_relation_point_key_splits_back_into_its_type_and_ends_even_when_an_end_is_an_added_span():
+    source, target = "added:0b7e5a0c-5f7e-4a43-9d3e-2f6b1c1a9e01", span_point_key("counter-claim", 3, 40)
+    assert split_relation_point_key(relation_point_key("disputes", source, target)) == ("disputes", source, target)
+    with pytest.raises(ValueError, match="not a relation point key"):
+        split_relation_point_key("span:claim:0-4")
 
 
 # --- building gold -------------------------------------------------------------------------------------
@@ -328,3 +341,128 @@ def test_hidden_names_show_analysts_as_letters(world):
     world.project.save()
     state = reviewing.review_state_load(document=world.document)
     assert sorted(state.names.values()) == ["Analyst A", "Analyst B"]
+
+
+# --- links the reviewer adds -----------------------------------------------------------------------------
+
+
+def _gold_span(world: Any, quote: str) -> Span:
+    return Span.objects.get(annotation_set__document=world.document, annotation_set__is_gold=True, quote=quote)
+
+
+@pytest.fixture
+def attribution_in_gold(world, disputed):
+    """Gold holds the unanimous claim, plus an attribution the reviewer added; nobody linked anything."""
+    reviewing.gold_span_add(
+        document=world.document, label="attribution", start=0, end=17, actor=world.reviewer, expected_version=None
+    )
+    return _gold_span(world, "The minister said")
+
+
+def test_a_reviewer_adds_a_link_nobody_drew_with_adjudicated_provenance(world, attribution_in_gold):
+    claim = _gold_span(world, "taxes will fall next year")
+    decision = reviewing.gold_relation_add(
+        document=world.document, type="sources", source_uuid=str(attribution_in_gold.uuid),
+        target_uuid=str(claim.uuid), actor=world.reviewer, rationale="the minister is the source",
+        expected_version=None,
+    )  # fmt: skip
+    gold = AnnotationSet.objects.get(document=world.document, is_gold=True)
+    (relation,) = gold.relations.select_related("source", "target")
+    assert (relation.type, relation.source.quote, relation.target.quote) == (
+        "sources", "The minister said", "taxes will fall next year",
+    )  # fmt: skip
+    assert relation.provenance == {
+        "kind": "adjudicated",
+        "by": "reviewer",
+        "by_id": world.reviewer.pk,
+        "from": [],
+        "rationale": "the minister is the source",
+    }
+    assert (decision.action, decision.result_uuids) == ("add", [str(relation.uuid)])
+    state = reviewing.review_state_load(document=world.document)
+    assert state.added_links == [decision]
+    assert decision not in state.orphan_decisions
+
+
+def test_an_added_link_follows_the_label_pair_rule_and_says_why_when_refused(world, attribution_in_gold):
+    claim = _gold_span(world, "taxes will fall next year")
+    with pytest.raises(InvalidInput, match="'sources' link goes from attribution to claim or counter-claim"):
+        reviewing.gold_relation_add(
+            document=world.document, type="sources", source_uuid=str(claim.uuid),
+            target_uuid=str(attribution_in_gold.uuid), actor=world.reviewer, expected_version=None,
+        )  # fmt: skip
+    with pytest.raises(InvalidInput, match="'disputes' link goes from counter-claim"):
+        reviewing.gold_relation_add(
+            document=world.document, type="disputes", source_uuid=str(attribution_in_gold.uuid),
+            target_uuid=str(claim.uuid), actor=world.reviewer, expected_version=None,
+        )  # fmt: skip
+    assert not AnnotationSet.objects.get(document=world.document, is_gold=True).relations.exists()
+    assert not reviewing.review_state_load(document=world.document).added_links
+
+
+def test_an_added_link_joins_gold_spans_only(world, attribution_in_gold):
+    analyst_span = world.analyst_set.spans.get(quote="taxes will fall next year")
+    with pytest.raises(InvalidInput, match="must be spans of the gold set"):
+        reviewing.gold_relation_add(
+            document=world.document, type="sources", source_uuid=str(attribution_in_gold.uuid),
+            target_uuid=str(analyst_span.uuid), actor=world.reviewer, expected_version=None,
+        )  # fmt: skip
+    with pytest.raises(NotAllowed):
+        reviewing.gold_relation_add(
+            document=world.document, type="sources", source_uuid=str(attribution_in_gold.uuid),
+            target_uuid=str(_gold_span(world, "taxes will fall next year").uuid), actor=world.analyst,
+            expected_version=None,
+        )  # fmt: skip
+
+
+def test_a_link_an_analyst_drew_is_accepted_from_its_point_not_added(world):
+    source = mark(world.analyst_set, "The minister said", label="attribution")
+    target = mark(world.analyst_set, "taxes will fall next year")
+    world.analyst_set.refresh_from_db()
+    annotating.relation_create(
+        annotation_set=world.analyst_set, type="sources", source=source, target=target, actor=world.analyst,
+        expected_version=None,
+    )  # fmt: skip
+    mark(world.other_set, "The minister said", label="attribution")
+    mark(world.other_set, "taxes will fall next year")
+    submit(world.analyst_set)
+    submit(world.other_set)
+    reviewing.gold_build(document=world.document, actor=world.reviewer)
+    with pytest.raises(InvalidInput, match="an analyst drew this link"):
+        reviewing.gold_relation_add(
+            document=world.document, type="sources", source_uuid=str(_gold_span(world, "The minister said").uuid),
+            target_uuid=str(_gold_span(world, "taxes will fall next year").uuid), actor=world.reviewer,
+            expected_version=None,
+        )  # fmt: skip
+
+
+def test_an_added_link_is_drawn_again_when_the_reviewer_re_decides_one_of_its_spans(world, attribution_in_gold):
+    state = reviewing.review_state_load(document=world.document)
+    (disputed,) = [p for p in state.span_points if state.span_status(p) == "open"]
+    first = reviewing.point_accept(
+        document=world.document, point_key=disputed.key, version=1, actor=world.reviewer, expected_version=None
+    )
+    reviewing.gold_relation_add(
+        document=world.document, type="sources", source_uuid=str(attribution_in_gold.uuid),
+        target_uuid=first.result_uuids[0], actor=world.reviewer, expected_version=None,
+    )  # fmt: skip
+    reviewing.point_accept(
+        document=world.document, point_key=disputed.key, version=2, actor=world.reviewer, expected_version=None
+    )
+    gold = AnnotationSet.objects.get(document=world.document, is_gold=True)
+    (relation,) = gold.relations.select_related("source", "target")
+    assert (relation.source.quote, relation.target.quote) == ("The minister said", "budget shows a rise of 4 percent")
+    assert relation.provenance["kind"] == "adjudicated"
+
+
+def test_a_reviewer_can_take_back_a_link_they_added(world, attribution_in_gold):
+    decision = reviewing.gold_relation_add(
+        document=world.document, type="sources", source_uuid=str(attribution_in_gold.uuid),
+        target_uuid=str(_gold_span(world, "taxes will fall next year").uuid), actor=world.reviewer,
+        expected_version=None,
+    )  # fmt: skip
+    reviewing.gold_relation_remove(
+        document=world.document, point_key=decision.point_key, actor=world.reviewer, expected_version=None
+    )
+    assert not AnnotationSet.objects.get(document=world.document, is_gold=True).relations.exists()
+    assert not GoldDecision.objects.filter(point_key=decision.point_key).exists()
