@@ -31,6 +31,38 @@ BROWSER_MARKS = [
 ]
 
 
+# Every violation of the site's Content-Security-Policy, as the page reports it (DESIGN rule 4):
+# Chromium's console line, and the `securitypolicyviolation` event for what the console misses.
+_REPORT_CSP_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  window.__claimbenchCspViolation(`${event.violatedDirective} blocked ${event.blockedURI} in ${event.documentURI}`);
+});
+"""
+
+
+class CspWatchedBrowser:
+    """The Playwright browser, with every context it opens recording CSP violations in `csp_violations`."""
+
+    def __init__(self, browser: Any) -> None:
+        self._browser = browser
+        self.csp_violations: list[str] = []
+
+    def new_context(self, **options: Any) -> Any:
+        context = self._browser.new_context(**options)
+        context.expose_function("__claimbenchCspViolation", lambda text: self.csp_violations.append(text))
+        context.add_init_script(_REPORT_CSP_VIOLATIONS)
+        context.on(
+            "console", lambda m: self.csp_violations.append(m.text) if "Content Security Policy" in m.text else None
+        )
+        return context
+
+    def new_page(self, **options: Any) -> Any:
+        return self.new_context(**options).new_page()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._browser, name)
+
+
 @contextmanager
 def launch_chromium() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
@@ -41,6 +73,6 @@ def launch_chromium() -> Iterator[Any]:
     with sync_playwright() as playwright:
         instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            yield instance
+            yield CspWatchedBrowser(instance)
         finally:
             instance.close()

@@ -67,11 +67,12 @@ def world(db: Any) -> World:
 
 @pytest.fixture
 def browser() -> Iterator[Any]:
-    """A headless Chromium for browser tests (see tests/browser.py)."""
+    """A headless Chromium for browser tests (see tests/browser.py); any CSP violation fails the test."""
     from tests.browser import launch_chromium
 
     with launch_chromium() as instance:
         yield instance
+        assert instance.csp_violations == [], "Content-Security-Policy violations during the test"
 
 
 @pytest.fixture
