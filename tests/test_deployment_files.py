@@ -47,10 +47,37 @@ def test_the_makefile_targets_use_those_commands():
 
 def test_compose_has_no_default_secrets():
     text = (ROOT / "docker-compose.yml").read_text()
-    assert "SECRET_KEY" not in text, "the secret key comes from .env, never from the compose file"
-    assert "${POSTGRES_PASSWORD:?" in text, "the database password must be required, not defaulted"
-    for service in ("db", "redis", "web"):
-        assert "healthcheck" in _compose()["services"][service]
+    # Required (`${NAME:?message}`): compose refuses to start without them; never a default (`:-`, `-`).
+    for required in ("SECRET_KEY", "POSTGRES_PASSWORD", "ALLOWED_HOSTS"):
+        assert f"${{{required}:?" in text, f"{required} must be required, not defaulted"
+        assert not re.search(rf"\$\{{{required}:?-", text), f"{required} has a default"
+    assert not re.search(r"SECRET_KEY:\s*[\"']?[A-Za-z0-9]", text), "no literal secret key"
+    app = _compose()["x-app"]["environment"]
+    assert app["DEBUG"] == "False"
+
+
+def test_every_long_running_service_has_a_health_check():
+    services = _compose()["services"]
+    for name in ("db", "redis", "web", "worker", "beat"):
+        check = services[name].get("healthcheck")
+        assert check and check["test"], f"{name} has a health check"
+        assert check["test"][0] in ("CMD", "CMD-SHELL")
+    assert "/healthz" in " ".join(services["web"]["healthcheck"]["test"])
+    assert "inspect ping" in " ".join(services["worker"]["healthcheck"]["test"])
+    # The web check must name an allowed host: Django answers 400 to any other Host header.
+    assert "ALLOWED_HOSTS" in " ".join(services["web"]["healthcheck"]["test"])
+
+
+def test_the_web_health_check_command_is_valid_python():
+    test = _compose()["services"]["web"]["healthcheck"]["test"]
+    compile(test[test.index("-c") + 1], "healthcheck", "exec")
+    beat = _compose()["services"]["beat"]["healthcheck"]["test"]
+    compile(beat[beat.index("-c") + 1], "healthcheck", "exec")
+
+
+def test_nothing_but_the_web_server_publishes_a_port():
+    services = _compose()["services"]
+    assert [name for name, service in services.items() if service.get("ports")] == ["web"]
 
 
 def test_dockerfile_starts_the_same_web_command():
@@ -67,3 +94,16 @@ def test_env_example_lists_every_variable_settings_reads():
     listed = set(re.findall(r"^([A-Z_]+)=", (ROOT / ".env.example").read_text(), re.MULTILINE))
     assert read, "the regex found the variables settings.py reads"
     assert read <= listed, f"missing from .env.example: {sorted(read - listed)}"
+
+
+def test_ci_runs_the_deploy_check_and_the_dependency_audit():
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "manage.py check --deploy --fail-level WARNING" in ci
+    assert "DEBUG=False" in ci
+    assert "pip-audit --strict" in ci and "--requirement requirements.txt" in ci
+    assert ci.index("check --deploy") < ci.index("make test"), "the cheap checks run before the suite"
+    dev = (ROOT / "requirements-dev.txt").read_text()
+    assert re.search(r"^pip-audit==[\d.]+$", dev, re.MULTILINE)
+    assert re.search(r"^locust==[\d.]+$", dev, re.MULTILINE)
+    # Exceptions live in SECURITY.md, in the form CI reads.
+    assert "audit exception" in (ROOT / "SECURITY.md").read_text()

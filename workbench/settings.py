@@ -71,6 +71,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every later middleware's log lines, and every response, carry the request id.
+    "annotations.request_id.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -81,6 +83,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "annotations.middleware.SecurityHeadersMiddleware",
+    # A lost database connection answers a clean 503 (JSON for the API and the page's fetch).
+    "annotations.middleware.DatabaseUnavailableMiddleware",
     # Last, as django-axes asks: it reads the outcome of authentication.
     "axes.middleware.AxesMiddleware",
 ]
@@ -108,8 +112,14 @@ DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'd
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web server read while the worker writes; the timeout makes a
     # writer wait for the lock instead of failing with "database is locked".
+    # IMMEDIATE takes the write lock when a transaction begins: a deferred one that
+    # reads first and then writes cannot wait for the lock, and fails at once under load.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
+        {
+            "timeout": 20,
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "transaction_mode": "IMMEDIATE",
+        }
     )
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
@@ -137,6 +147,11 @@ AXES_COOLOFF_TIME = 1  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
+# Counted in the database, which every gunicorn worker shares (a per-process cache would not be).
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+# The socket's address only: a client-set X-Forwarded-For must not buy fresh attempts, even if
+# django-ipware gets installed. Behind a proxy, set it to the header the proxy overwrites.
+AXES_IPWARE_META_PRECEDENCE_ORDER = env.list("AXES_CLIENT_IP_HEADERS", default=["REMOTE_ADDR"])
 
 LANGUAGE_CODE = "en"
 TIME_ZONE = "UTC"
@@ -167,9 +182,11 @@ CLAIMBENCH_MAX_UPLOAD_BYTES = env.int("CLAIMBENCH_MAX_UPLOAD_BYTES", default=102
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 if CELERY_BROKER_URL == "filesystem://":
     _broker_dir = VAR_DIR / "broker"
-    for _sub in ("queue", "processed"):
+    for _sub in ("queue", "processed", "control"):
         (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
+        # kombu's default control folder is ./control, relative to wherever a process starts.
+        "control_folder": str(_broker_dir / "control"),
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
@@ -190,6 +207,8 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Export files are kept this many days, then the beat task deletes them (the Job row stays).
 CLAIMBENCH_EXPORT_RETENTION_DAYS = env.int("CLAIMBENCH_EXPORT_RETENTION_DAYS", default=7)
+# Test-only: lets tests/faults make a job kill its worker (see jobs._inject_test_fault). Never in production.
+CLAIMBENCH_FAULT_INJECTION = env.bool("CLAIMBENCH_FAULT_INJECTION", default=False)
 CELERY_BEAT_SCHEDULE = {
     "expire-export-files": {"task": "annotations.tasks.expire_export_files", "schedule": 60 * 60},
 }
@@ -203,7 +222,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["annotations.api.permissions.IsAuthenticatedMember"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # orjson-backed, byte-compatible with DRF's JSONRenderer (annotations/api/renderers.py).
+    "DEFAULT_RENDERER_CLASSES": ["annotations.api.renderers.FastJSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "annotations.api.pagination.IdCursorPagination",
@@ -255,8 +275,10 @@ SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # One JSON object per line with the request id (or the Celery task's job id): annotations/request_id.py.
+    "filters": {"context": {"()": "annotations.request_id.LogContextFilter"}},
+    "formatters": {"json": {"()": "annotations.request_id.JsonFormatter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["context"]}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"axes": {"level": "WARNING"}},
 }
