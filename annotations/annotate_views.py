@@ -557,6 +557,10 @@ def _paragraph_end(text: str, position: int) -> int:
     return len(text) if found == -1 else found
 
 
+# Characters read on either side of the touched paragraphs when re-rendering them (see paragraphs_html).
+PARAGRAPH_WINDOW = 4000
+
+
 def paragraphs_html(
     text: str, annotation_set: AnnotationSet, start: int, end: int, label_index: dict[str, int]
 ) -> dict[str, Any]:
@@ -566,12 +570,19 @@ def paragraphs_html(
     full-page render: a span's stacking level depends only on the spans that
     started before it and are still open, and none of those lie outside.
     """
+    # One query for a window around the paragraphs usually settles it: widening then runs over
+    # the rows in memory, and only a chain of spans reaching past the window asks again.
+    window_start, window_end = -1, -1
+    window: list[tuple[Any, str, int, int]] = []
     while True:
-        rows = list(
-            Span.objects.filter(
-                annotation_set=annotation_set, start__lt=max(end, start + 1), end__gt=start
-            ).values_list("uuid", "label", "start", "end")
-        )
+        if start < window_start or max(end, start + 1) > window_end:
+            window_start, window_end = max(0, start - PARAGRAPH_WINDOW), max(end, start + 1) + PARAGRAPH_WINDOW
+            window = list(
+                Span.objects.filter(
+                    annotation_set=annotation_set, start__lt=window_end, end__gt=window_start
+                ).values_list("uuid", "label", "start", "end")
+            )
+        rows = [row for row in window if row[2] < max(end, start + 1) and row[3] > start]
         new_start = min([start] + [row[2] for row in rows])
         new_end = max([end] + [row[3] for row in rows])
         new_start = text.rfind("\n", 0, new_start) + 1
