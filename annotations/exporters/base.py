@@ -105,3 +105,22 @@ class Exporter(Protocol):
 
 def spans_by_id(annotation_set: ExportSet) -> dict[int, ExportSpan]:
     return {span.id: span for span in annotation_set.spans}
+
+
+# Output is gathered and written in pieces of about this many bytes: one write call per
+# document costs more than encoding a small one.
+WRITE_BYTES = 1 << 20
+
+
+def write_batched(chunks: Iterable[bytes], out: BinaryIO) -> None:
+    """Write byte chunks (a document's line, a document's rows) in pieces of about WRITE_BYTES."""
+    pending: list[bytes] = []
+    size = 0
+    for chunk in chunks:
+        pending.append(chunk)
+        size += len(chunk)
+        if size >= WRITE_BYTES:
+            out.write(b"".join(pending))
+            pending.clear()
+            size = 0
+    out.write(b"".join(pending))

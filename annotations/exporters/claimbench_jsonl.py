@@ -27,7 +27,7 @@ from typing import Any, BinaryIO, ClassVar
 
 import orjson
 
-from annotations.exporters.base import ExportDocument, ExportSet, Manifest
+from annotations.exporters.base import ExportDocument, ExportSet, Manifest, write_batched
 
 
 def set_record(annotation_set: ExportSet) -> dict[str, Any]:
@@ -94,11 +94,6 @@ def encode_line(record: dict[str, Any]) -> bytes:
         return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
 
 
-# Lines are gathered and written in pieces of about this many bytes: one write call per
-# document costs more than the encoding of a small one.
-WRITE_BYTES = 1 << 20
-
-
 class JsonlExporter:
     key: ClassVar[str] = "jsonl"
     label: ClassVar[str] = "Claimbench JSON Lines"
@@ -106,27 +101,8 @@ class JsonlExporter:
     media_type: ClassVar[str] = "application/x-ndjson"
 
     def write(self, documents: Iterable[ExportDocument], out: BinaryIO, manifest: Manifest) -> None:
-        pending: list[bytes] = []
-        size = 0
-        for document in documents:
-            line = encode_line(document_record(document))
-            pending.append(line)
-            size += len(line)
-            if size >= WRITE_BYTES:
-                out.write(b"".join(pending))
-                pending.clear()
-                size = 0
-        out.write(b"".join(pending))
+        write_batched((encode_line(document_record(document)) for document in documents), out)
 
     def write_rendered(self, lines: Iterable[bytes], out: BinaryIO, manifest: Manifest) -> None:
         """Write lines the database already rendered in this format (annotations/services/exporting_sql.py)."""
-        pending: list[bytes] = []
-        size = 0
-        for line in lines:
-            pending.append(line)
-            size += len(line)
-            if size >= WRITE_BYTES:
-                out.write(b"".join(pending))
-                pending.clear()
-                size = 0
-        out.write(b"".join(pending))
+        write_batched(lines, out)

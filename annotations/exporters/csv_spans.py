@@ -19,7 +19,7 @@ from typing import BinaryIO, ClassVar
 
 import orjson
 
-from annotations.exporters.base import ExportDocument, Manifest
+from annotations.exporters.base import ExportDocument, Manifest, write_batched
 
 COLUMNS = (
     "document_id",
@@ -106,8 +106,6 @@ def csv_field(value: str) -> str:
 
 # Rows are gathered and written in pieces of about this many rows.
 WRITE_ROWS = 10_000
-# Rows the database rendered come a document at a time; written in pieces of about this many bytes.
-WRITE_BYTES = 1 << 20
 
 
 def _header() -> bytes:
@@ -162,13 +160,4 @@ class CsvSpansExporter:
     def write_rendered(self, documents_rows: Iterable[bytes], out: BinaryIO, manifest: Manifest) -> None:
         """Write the header, then rows the database already rendered (annotations/services/exporting_sql.py)."""
         out.write(_header())
-        pending: list[bytes] = []
-        size = 0
-        for rows in documents_rows:
-            pending.append(rows)
-            size += len(rows)
-            if size >= WRITE_BYTES:
-                out.write(b"".join(pending))
-                pending.clear()
-                size = 0
-        out.write(b"".join(pending))
+        write_batched(documents_rows, out)
