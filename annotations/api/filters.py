@@ -55,28 +55,27 @@ class AnnotationSetFilter(django_filters.FilterSet):
         fields = ["document", "analyst", "state", "gold", "updated_after"]
 
 
-class SpanFilter(django_filters.FilterSet):
+class _InSetFilter(django_filters.FilterSet):
+    """Filters for objects that live in an annotation set: where, whose, in what state, since when."""
+
     document = django_filters.NumberFilter(field_name="annotation_set__document_id")
     annotation_set = django_filters.NumberFilter(field_name="annotation_set_id")
-    label = django_filters.CharFilter(field_name="label")
     analyst = django_filters.NumberFilter(field_name="annotation_set__annotator_id")
     state = django_filters.ChoiceFilter(field_name="annotation_set__state", choices=SetState.choices)
     gold = django_filters.BooleanFilter(field_name="annotation_set__is_gold")
     updated_after = django_filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gt")
+
+
+class SpanFilter(_InSetFilter):
+    label = django_filters.CharFilter(field_name="label")
 
     class Meta:
         model = Span
         fields = ["document", "annotation_set", "label", "analyst", "state", "gold", "updated_after"]
 
 
-class RelationFilter(django_filters.FilterSet):
-    document = django_filters.NumberFilter(field_name="annotation_set__document_id")
-    annotation_set = django_filters.NumberFilter(field_name="annotation_set_id")
+class RelationFilter(_InSetFilter):
     type = django_filters.CharFilter(field_name="type")
-    analyst = django_filters.NumberFilter(field_name="annotation_set__annotator_id")
-    state = django_filters.ChoiceFilter(field_name="annotation_set__state", choices=SetState.choices)
-    gold = django_filters.BooleanFilter(field_name="annotation_set__is_gold")
-    updated_after = django_filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gt")
 
     class Meta:
         model = Relation
