@@ -15,7 +15,7 @@ from django.db.models import Case, Count, IntegerField, QuerySet, When
 from django.db.models.expressions import RawSQL
 from django.http import Http404
 
-from annotations import access
+from annotations import access, fastsql
 from annotations.models import AnnotationSet, Change, Document, Job, Membership, Project, Relation, SetState, Span
 
 
@@ -27,9 +27,26 @@ def project_list_for_user(*, user: Any) -> QuerySet[Project]:
     )
 
 
+@fastsql.statement
+def _project_with_role_sql() -> str:
+    q = fastsql.quote
+    return (
+        f"SELECT {fastsql.columns(Project).select('p')}, m.{q('role')} FROM {fastsql.table(Project)} p"
+        f" LEFT OUTER JOIN {fastsql.table(Membership)} m ON m.{q('project_id')} = p.{q('id')} AND m.{q('user_id')} = %s"
+        f" WHERE p.{q('id')} = %s"
+    )
+
+
 def project_get(*, project_id: int, user: Any) -> Project:
-    project = Project.objects.filter(pk=project_id).first()
-    if project is None or not access.is_member(user, project):
+    """The project, for a member; 404 for anyone else. One query with the caller's role
+    (annotations/fastsql.py): every project-level API page starts here."""
+    user_id = user.pk if user is not None and user.is_authenticated else None
+    row = fastsql.fetch_one(_project_with_role_sql(), [user_id, project_id])
+    if row is None:
+        raise Http404("No such project.")
+    project: Project = fastsql.columns(Project).build(row[:-1])
+    access.remember_role(user, project.pk, row[-1])
+    if not access.is_member(user, project):
         raise Http404("No such project.")
     return project
 
@@ -86,31 +103,71 @@ def annotation_set_get(*, set_id: int, user: Any) -> AnnotationSet:
     return annotation_set
 
 
-# What a write through a set reads before the service locks it: the set's own state, and of
-# its document and project what access, the schema check and the page's snapping use.
-_FIELDS_FOR_WRITE = (
-    *(field.name for field in AnnotationSet._meta.concrete_fields),
-    "document__project_id",
-    "document__project__schema",
-    "document__project__blind_mode",
-    "document__project__snap_to_words",
-)
+# What a write through a set reads before the service locks it: the set's own row, and of its
+# document and project what access, the schema check and the page's snapping use.
+_DOCUMENT_FIELDS_FOR_WRITE = ("id", "project")
+_PROJECT_FIELDS_FOR_WRITE = ("id", "schema", "blind_mode", "snap_to_words")
 
 
-def annotation_set_get_for_write(*, set_id: int, user: Any, with_text: bool = False) -> AnnotationSet:
+@fastsql.statement
+def _set_for_write_sql(with_text: bool, with_piece: bool, lock: bool) -> str:
+    q = fastsql.quote
+    document_fields = (*_DOCUMENT_FIELDS_FOR_WRITE, "text") if with_text else _DOCUMENT_FIELDS_FOR_WRITE
+    piece = f", substr(d.{q('text')}, %s, %s)" if with_piece else ""
+    return (
+        f"SELECT {fastsql.columns(AnnotationSet).select('s')}, {fastsql.columns(Document, document_fields).select('d')}"
+        f", {fastsql.columns(Project, _PROJECT_FIELDS_FOR_WRITE).select('p')}, m.{q('role')}{piece}"
+        f" FROM {fastsql.table(AnnotationSet)} s"
+        f" INNER JOIN {fastsql.table(Document)} d ON d.{q('id')} = s.{q('document_id')}"
+        f" INNER JOIN {fastsql.table(Project)} p ON p.{q('id')} = d.{q('project_id')}"
+        f" LEFT OUTER JOIN {fastsql.table(Membership)} m"
+        f" ON m.{q('project_id')} = d.{q('project_id')} AND m.{q('user_id')} = %s"
+        f" WHERE s.{q('id')} = %s{fastsql.for_update_of('s') if lock else ''}"
+    )
+
+
+def annotation_set_get_for_write(
+    *,
+    set_id: int,
+    user: Any,
+    with_text: bool = False,
+    lock: bool = False,
+    text_range: tuple[int, int] | None = None,
+) -> AnnotationSet:
     """annotation_set_get for a write: the same 404s, but only the columns a write uses.
 
-    A write runs this on every request, and building full document and project
-    instances (title, metadata, guidelines...) costs it more CPU than its INSERT. Any
-    other field still loads when read, with a query of its own.
+    A write runs this on every request, so it is one hand-written query (annotations/fastsql.py)
+    that also reads the caller's role; the ORM would spend more CPU compiling it than the
+    INSERT costs. Any other document or project field still loads when read, with a query of its own.
+
+    lock=True (inside the write's transaction): the read is also the service's lock
+    (SELECT … FOR UPDATE OF the set row), so the service does not read the set again;
+    text_range brings text[start:end] along for the service's quote check, instead of the text.
     """
-    fields = (*_FIELDS_FOR_WRITE, "document__text") if with_text else _FIELDS_FOR_WRITE
-    queryset = _with_viewer_role(AnnotationSet.objects.select_related("document__project").only(*fields), user)
-    annotation_set = _get_or_none(queryset, set_id)
-    if annotation_set is not None:
-        _remember_viewer_role(user, annotation_set, annotation_set.document.project_id)
-    if annotation_set is None or not access.can_view_set(user, annotation_set):
+    document_fields = (*_DOCUMENT_FIELDS_FOR_WRITE, "text") if with_text else _DOCUMENT_FIELDS_FOR_WRITE
+    document_columns = fastsql.columns(Document, document_fields)
+    set_columns, project_columns = fastsql.columns(AnnotationSet), fastsql.columns(Project, _PROJECT_FIELDS_FOR_WRITE)
+    params: list[Any] = []
+    with_piece = False
+    if text_range is not None and all(type(v) is int for v in text_range) and 0 <= text_range[0] < text_range[1]:
+        start, end = text_range
+        params, with_piece = [start + 1, end - start], True
+    params += [user.pk if user is not None and user.is_authenticated else None, set_id]
+    row = fastsql.fetch_one(_set_for_write_sql(with_text, with_piece, lock), params)
+    if row is None:
         raise Http404("No such annotation set.")
+    split, end = len(set_columns), len(set_columns) + len(document_columns)
+    annotation_set = set_columns.build(row[:split])
+    document = document_columns.build(row[split:end])
+    fastsql.attach(document, "project", project_columns.build(row[end : end + len(project_columns)]))
+    fastsql.attach(annotation_set, "document", document)
+    access.remember_role(user, document.project_id, row[end + len(project_columns)])
+    if not access.can_view_set(user, annotation_set):
+        raise Http404("No such annotation set.")
+    if with_piece:
+        annotation_set.text_piece, annotation_set.text_piece_range = row[-1], text_range  # type: ignore[attr-defined]
+    if lock:
+        fastsql.mark_locked(annotation_set)
     return annotation_set
 
 

@@ -18,7 +18,7 @@ from django.db import IntegrityError, transaction
 from django.db.models.functions import Length, Substr
 from django.utils import timezone
 
-from annotations import access
+from annotations import access, fastsql
 from annotations.checks import RelationFacts, SpanFacts, SubmitWarning, submit_warnings
 from annotations.exceptions import InvalidInput, NothingToUndo, QuoteMismatch, StaleVersion
 from annotations.models import (
@@ -90,35 +90,89 @@ def _lock_for_write(
     text_range and the lock query brings just that slice along (see
     _check_offsets_locked) instead of a 200 KB article per write.
     """
-    # of=("self",): lock the set row only. Without it PostgreSQL locks the joined
-    # document and project rows too, and every writer in a project queues behind one row.
-    query = AnnotationSet.objects.select_for_update(of=("self",))
     document_in_hand = _document_in_hand(annotation_set)
-    if document_in_hand is None:
+    piece = text_range is not None and _plausible_range(*text_range)
+    if fastsql.locked_in_this_transaction(annotation_set):
+        # The caller read the set FOR UPDATE in this transaction (selectors.annotation_set_get_for_write
+        # with lock=True): it is current and held; reading it again would only cost a round trip.
+        locked = annotation_set
+    elif document_in_hand is None:
+        # Rare (every caller in the code base passes a set read with its document): the ORM.
+        query = AnnotationSet.objects.select_for_update(of=("self",))
         query = query.select_related("document__project").defer("document__text", "document__raw_source")
-    if text_range is not None and _plausible_range(*text_range):
-        start, end = text_range
-        query = query.annotate(text_piece=Substr("document__text", start + 1, end - start))
-    locked = query.get(pk=annotation_set.pk)
-    if document_in_hand is not None and document_in_hand.pk == locked.document_id:
-        locked.document = document_in_hand
+        if piece:
+            start, end = text_range  # type: ignore[misc]
+            query = query.annotate(text_piece=Substr("document__text", start + 1, end - start))
+        locked = query.get(pk=annotation_set.pk)
+        if piece:
+            locked.text_piece_range = (start, end)  # type: ignore[attr-defined]
+    else:
+        locked = _lock_set_row(annotation_set.pk, text_range if piece else None)
+        if document_in_hand.pk == locked.document_id:
+            locked.document = document_in_hand
     access.require_can_edit_set(actor, locked)
     if expected_version is not None and expected_version != locked.version:
         raise StaleVersion(expected=expected_version, current=locked.version)
     return locked
 
 
+@fastsql.statement
+def _lock_sql() -> str:
+    q = fastsql.quote
+    return (
+        f"SELECT {fastsql.columns(AnnotationSet).select('s')} FROM {fastsql.table(AnnotationSet)} s"
+        f" WHERE s.{q('id')} = %s{fastsql.for_update_of('s')}"
+    )
+
+
+@fastsql.statement
+def _lock_with_piece_sql() -> str:
+    q = fastsql.quote
+    return (
+        f"SELECT {fastsql.columns(AnnotationSet).select('s')}, substr(d.{q('text')}, %s, %s)"
+        f" FROM {fastsql.table(AnnotationSet)} s INNER JOIN {fastsql.table(Document)} d"
+        f" ON d.{q('id')} = s.{q('document_id')} WHERE s.{q('id')} = %s{fastsql.for_update_of('s')}"
+    )
+
+
+def _lock_set_row(set_id: int, text_range: tuple[int, int] | None) -> AnnotationSet:
+    """SELECT … FOR UPDATE OF the set row alone, with text[start:end] of its document when asked.
+
+    Hand-written (annotations/fastsql.py): every write runs it. OF the set alone: without it
+    PostgreSQL would lock the joined document row too, and every writer on a document would
+    queue behind one row. Raises AnnotationSet.DoesNotExist like get() (the set was deleted).
+    """
+    set_columns = fastsql.columns(AnnotationSet)
+    if text_range is None:
+        row = fastsql.fetch_one(_lock_sql(), [set_id])
+    else:
+        start, end = text_range
+        row = fastsql.fetch_one(_lock_with_piece_sql(), [start + 1, end - start, set_id])
+    if row is None:
+        raise AnnotationSet.DoesNotExist("the annotation set no longer exists")
+    locked = set_columns.build(row[: len(set_columns)])
+    if text_range is not None:
+        locked.text_piece, locked.text_piece_range = row[-1], text_range  # type: ignore[attr-defined]
+    return locked
+
+
 @contextmanager
-def _write_transaction(*, chosen_id: uuid.UUID | None, duplicate: str) -> Iterator[None]:
+def _write_transaction(
+    *, chosen_id: uuid.UUID | None, duplicate: str, annotation_set: AnnotationSet | None = None
+) -> Iterator[None]:
     """One transaction for a create whose INSERT may hit a client-chosen id that is taken.
 
     The block is the whole write (a savepoint when the caller already holds a
     transaction), so an IntegrityError rolls it back cleanly and is translated out
     here, instead of wrapping the INSERT in a savepoint of its own: that costs two
     more round trips on every write, for a case that only a client-chosen id can hit.
+    A caller that locked the set itself (selectors.annotation_set_get_for_write with
+    lock=True) opened the transaction for this one write and ends it with any error
+    raised here, so it needs no savepoint either.
     """
+    own_transaction = annotation_set is not None and fastsql.locked_in_this_transaction(annotation_set)
     try:
-        with transaction.atomic():
+        with transaction.atomic(savepoint=not own_transaction):
             yield
     except IntegrityError:
         if chosen_id is None:
@@ -141,13 +195,18 @@ def _document_in_hand(annotation_set: AnnotationSet) -> Document | None:
     return document
 
 
-def _bump_version(locked: AnnotationSet) -> None:
+def _bump_version(locked: AnnotationSet, batch: fastsql.Batch | None = None) -> None:
+    """Bump the locked set's version (and move it from assigned to in progress); in `batch` when given."""
     locked.version += 1
-    fields = ["version", "updated_at"]
+    locked.updated_at = timezone.now()
+    values: dict[str, Any] = {"version": locked.version, "updated_at": locked.updated_at}
     if locked.state == SetState.ASSIGNED:
         locked.state = SetState.IN_PROGRESS
-        fields.append("state")
-    locked.save(update_fields=fields)
+        values["state"] = locked.state
+    if batch is not None:
+        batch.update(AnnotationSet, locked.pk, values)
+    else:
+        fastsql.update(AnnotationSet, locked.pk, values)
 
 
 def _record(
@@ -161,8 +220,10 @@ def _record(
     actor: Any,
     group: uuid.UUID,
     reverts: Change | None = None,
+    batch: fastsql.Batch | None = None,
 ) -> Change:
-    return Change.objects.create(
+    """A history row for one change; written at once, or with `batch` (its pk is set when the batch runs)."""
+    change = Change(
         project_id=locked.document.project_id,
         annotation_set=locked,
         object_type=object_type,
@@ -175,6 +236,10 @@ def _record(
         reverts=reverts,
         actor=actor if getattr(actor, "is_authenticated", False) else None,
     )
+    if batch is not None:
+        batch.insert(change)
+        return change
+    return fastsql.insert(change)
 
 
 def _clean_note(note: str) -> str:
@@ -235,8 +300,8 @@ def _check_offsets_locked(locked: AnnotationSet, start: Any, end: Any, quote: An
     if not _plausible_range(start, end):
         _check_offsets("", start, end, quote)  # raises the same errors, none of which needs the text
     document = Document.objects.filter(pk=locked.document_id)
-    if hasattr(locked, "text_piece"):
-        piece = locked.text_piece
+    if getattr(locked, "text_piece_range", None) == (start, end):  # the lock query brought this very slice
+        piece = locked.text_piece  # type: ignore[attr-defined]
     else:
         piece = document.annotate(piece=Substr("text", start + 1, end - start)).values_list("piece", flat=True).get()
     if len(piece) < end - start:
@@ -293,7 +358,9 @@ def span_create(
     Raises InvalidInput (bad offsets, wrong quote, unknown label or attribute, a
     span_uuid already taken), NotAllowed / ReadOnlySet (role, submitted set) or StaleVersion.
     """
-    with _write_transaction(chosen_id=span_uuid, duplicate="a span with this id already exists"):
+    with _write_transaction(
+        chosen_id=span_uuid, duplicate="a span with this id already exists", annotation_set=annotation_set
+    ):
         text = _text_in_hand(annotation_set)
         text_range = None if text is not None else (start, end)
         locked = _lock_for_write(annotation_set, actor, expected_version, text_range=text_range)
@@ -317,8 +384,10 @@ def span_create(
         )
         if span_uuid is not None:
             span.uuid = span_uuid
-        span.save(force_insert=True)
-        _bump_version(locked)
+        # The span, the version bump and the history row in one round trip (fastsql.Batch).
+        batch = fastsql.Batch()
+        batch.insert(span)
+        _bump_version(locked, batch)
         _record(
             locked,
             object_type=ChangeObject.SPAN,
@@ -328,7 +397,9 @@ def span_create(
             after=span_snapshot(span),
             actor=actor,
             group=group or uuid.uuid4(),
+            batch=batch,
         )
+        batch.run()
         return span
 
 
@@ -470,7 +541,9 @@ def relation_create(
 ) -> Relation:
     """Link two spans of the same set. Raises InvalidInput for a cross-set link,
     a wrong label pair, a self-link or a duplicate."""
-    with _write_transaction(chosen_id=relation_uuid, duplicate="a link with this id already exists"):
+    with _write_transaction(
+        chosen_id=relation_uuid, duplicate="a link with this id already exists", annotation_set=annotation_set
+    ):
         locked = _lock_for_write(annotation_set, actor, expected_version)
         # Read both ends again under the lock: the caller's objects may be stale (deleted or
         # relabelled since it loaded them), and a link to a deleted span would only fail at commit.
@@ -504,8 +577,9 @@ def relation_create(
         )
         if relation_uuid is not None:
             relation.uuid = relation_uuid
-        relation.save(force_insert=True)
-        _bump_version(locked)
+        batch = fastsql.Batch()  # the link, the version bump and the history row in one round trip
+        batch.insert(relation)
+        _bump_version(locked, batch)
         _record(
             locked,
             object_type=ChangeObject.RELATION,
@@ -515,7 +589,9 @@ def relation_create(
             after=relation_snapshot(relation),
             actor=actor,
             group=group or uuid.uuid4(),
+            batch=batch,
         )
+        batch.run()
         return relation
 
 

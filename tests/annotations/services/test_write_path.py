@@ -26,9 +26,19 @@ QUOTE = "taxes will fall next year"
 TRANSACTION_CONTROL = ("SAVEPOINT", "RELEASE SAVEPOINT", "BEGIN", "COMMIT", "ROLLBACK")
 
 
-def statements(context: CaptureQueriesContext) -> list[str]:
-    """The SQL a request ran, without the transaction control around it (tests run inside a transaction)."""
+def round_trips(context: CaptureQueriesContext) -> list[str]:
+    """The SQL a request sent, without the transaction control around it (tests run inside a transaction)."""
     return [q["sql"] for q in context.captured_queries if not q["sql"].startswith(TRANSACTION_CONTROL)]
+
+
+def statements(context: CaptureQueriesContext) -> list[str]:
+    """Every statement, a batch (fastsql.Batch: several statements in one round trip on PostgreSQL) split up."""
+    return [part for sql in round_trips(context) for part in sql.split(";\n")]
+
+
+def expected_round_trips(statement_count: int, batched: int) -> int:
+    """PostgreSQL sends a batch of `batched` statements as one round trip; SQLite sends each alone."""
+    return statement_count - batched + 1 if connection.vendor == "postgresql" else statement_count
 
 
 def set_for_write(world: Any, user: Any = None) -> AnnotationSet:
@@ -98,8 +108,9 @@ def test_one_span_create_asks_the_lock_and_writes_nothing_else(world):
             actor=world.analyst, expected_version=annotation_set.version,
         )  # fmt: skip
     sql = statements(context)
-    # The lock (with the quote's substring), the span, the version bump, the history row.
+    # The lock (with the quote's substring), then the span, the version bump and the history row in one batch.
     assert [s.split()[0] for s in sql] == ["SELECT", "INSERT", "UPDATE", "INSERT"]
+    assert len(round_trips(context)) == expected_round_trips(4, batched=3)
     assert not [s for s in sql if s.startswith('SELECT "annotations_membership"')]
 
 
@@ -175,7 +186,7 @@ def test_an_in_place_edit_of_the_stored_document_is_not_hidden_by_the_cache(worl
 # --- the request path --------------------------------------------------------------------------
 
 
-def test_an_api_span_create_runs_six_statements(world):
+def test_an_api_span_create_reads_twice_and_writes_once(world):
     secret = tokens.api_token_create(user=world.analyst, name="sync").secret
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
@@ -190,8 +201,41 @@ def test_an_api_span_create_runs_six_statements(world):
             HTTP_IF_MATCH=f'"{version}"',
         )
     assert response.status_code == 201, response.content
-    # The token, the set with the caller's role, the lock, the span, the version, the history row.
-    assert [s.split()[0] for s in statements(context)] == ["SELECT", "SELECT", "SELECT", "INSERT", "UPDATE", "INSERT"]
+    assert response["ETag"] == f'"{version + 1}"'
+    # The token with its user; the set with the caller's role and the quote's substring, which is also
+    # the lock; then the span, the version and the history row in one batch.
+    sql = statements(context)
+    assert [s.split()[0] for s in sql] == ["SELECT", "SELECT", "INSERT", "UPDATE", "INSERT"]
+    if connection.features.has_select_for_update:
+        assert "FOR UPDATE" in sql[1]
+    assert len(round_trips(context)) == expected_round_trips(5, batched=3)
+    span = Span.objects.get(uuid=response.json()["uuid"])
+    assert (span.quote, span.annotation_set.version) == (QUOTE, version + 1)
+    assert Change.objects.get(object_uuid=span.uuid).set_version == version + 1
+
+
+def test_an_api_span_create_keeps_its_refusals_in_order(world, make_span):
+    """The pre-locking read keeps every refusal: 404 for a set you cannot see, 412 for a stale
+    version, 400 for a wrong quote, and nothing is written by a refused request."""
+    secrets = {
+        user: tokens.api_token_create(user=user, name="t").secret for user in (world.analyst, world.other_analyst)
+    }
+    start, end = offsets_of(world.analyst_set, QUOTE)
+    url = f"/api/v1/sets/{world.analyst_set.pk}/spans/"
+
+    def post(user: Any, version: int, quote: str = QUOTE) -> Any:
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {secrets[user]}")
+        body = {"label": "claim", "start": start, "end": end, "quote": quote}
+        return client.post(url, body, format="json", HTTP_IF_MATCH=f'"{version}"')
+
+    version = current_version(world.analyst_set)
+    assert post(world.other_analyst, version).status_code == 404  # blind mode: another analyst's set
+    assert post(world.analyst, version, quote="taxes will rise next year").status_code == 400
+    make_span(world.analyst_set, world.analyst, "Critics replied")  # another tab moves the version on
+    assert post(world.analyst, version).status_code == 412
+    assert Span.objects.filter(annotation_set=world.analyst_set).count() == 1
+    assert post(world.analyst, version + 1).status_code == 201
 
 
 def test_a_page_span_create_asks_no_membership_query_and_opens_no_savepoint_of_its_own(world, client_for):
@@ -204,5 +248,12 @@ def test_a_page_span_create_asks_no_membership_query_and_opens_no_savepoint_of_i
         response = client.post(url, data=json.dumps(body), content_type="application/json")
     assert response.status_code == 201, response.content
     assert not [s for s in statements(context) if s.startswith('SELECT "annotations_membership"')]
-    # Only the service's own transaction: one savepoint here, because the test runs inside a transaction.
+    # Only the view's transaction (its read locks the set): one savepoint here, because the test runs
+    # inside a transaction, and none of the service's own.
     assert sum(q["sql"].startswith("SAVEPOINT") for q in context.captured_queries) == 1
+    # The set with its text is the lock (after the session and user reads); nothing else is read
+    # before the span, the version and the history row go in.
+    sql = statements(context)
+    first_insert = next(index for index, s in enumerate(sql) if s.startswith("INSERT"))
+    assert [s.split()[0] for s in sql[first_insert - 1 : first_insert + 3]] == ["SELECT", "INSERT", "UPDATE", "INSERT"]
+    assert sum('FROM "annotations_annotationset"' in s for s in sql[:first_insert]) == 1
