@@ -128,8 +128,11 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # Django's ModelBackend with the per-request user lookup as hand-written SQL (annotations/fastsql.py).
+    "annotations.auth_backends.ModelBackend",
 ]
+# The database session store, its per-request read as hand-written SQL; same table, same rules.
+SESSION_ENGINE = "annotations.sessions"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
