@@ -2,7 +2,8 @@
 
 - RequestIdMiddleware (first in MIDDLEWARE) takes a well-formed incoming `X-Request-ID` (from a
   proxy or a client) or makes one, keeps it in a context variable for the request's duration and
-  echoes it in the response header, so a user's report, the proxy log and our log lines meet.
+  echoes it in the response header, so a user's report, the proxy log and our log lines meet;
+  and says in `Server-Timing: app;dur=…` how long Django took over the request.
 - LogContextFilter copies the context (request_id; task_id and job_id inside a Celery task) onto
   every log record; JsonFormatter writes the record as one JSON line.
 - Celery's task_prerun/task_postrun signals set the task's context: the job id is the first
@@ -19,6 +20,7 @@ import datetime
 import json
 import logging
 import re
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -27,6 +29,7 @@ from celery import signals
 from django.http import HttpRequest, HttpResponse
 
 HEADER = "X-Request-ID"
+SERVER_TIMING_HEADER = "Server-Timing"
 # Anything else (too long, spaces, quotes, newlines: log and header injection) is replaced.
 _WELL_FORMED = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
 
@@ -52,6 +55,7 @@ class RequestIdMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        started = time.perf_counter()
         request_id = request_id_from(request.headers.get(HEADER))
         request.request_id = request_id  # type: ignore[attr-defined]
         token = _log_context.set({"request_id": request_id})
@@ -60,6 +64,9 @@ class RequestIdMiddleware:
         finally:
             _log_context.reset(token)
         response[HEADER] = request_id
+        # The time Django spent on the request, every middleware included (this one is first):
+        # browsers' developer tools show it beside the network time, and bench/api_bench.py reads it.
+        response[SERVER_TIMING_HEADER] = f"app;dur={(time.perf_counter() - started) * 1000:.2f}"
         return response
 
 

@@ -244,6 +244,14 @@ def test_every_response_gets_a_request_id_and_the_log_line_carries_it(json_log: 
 
 
 @pytest.mark.django_db
+def test_every_response_says_how_long_django_took_in_server_timing():
+    timing = Client().get("/healthz")["Server-Timing"]
+    match = re.fullmatch(r"app;dur=(\d+\.\d\d)", timing)
+    assert match, timing
+    assert 0 < float(match.group(1)) < 60_000
+
+
+@pytest.mark.django_db
 def test_a_well_formed_incoming_request_id_is_kept():
     response = Client().get("/healthz", headers={HEADER: "proxy-1f2e3d4c-0001"})
     assert response[HEADER] == "proxy-1f2e3d4c-0001"
