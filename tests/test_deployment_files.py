@@ -29,6 +29,13 @@ def test_compose_describes_postgres_redis_web_and_worker():
     assert services["redis"]["image"].startswith("redis:")
 
 
+def test_compose_gives_the_web_workers_a_shared_redis_cache():
+    # Several gunicorn workers: the API throttles must count in one place, not once per worker.
+    environment = _compose()["x-app"]["environment"]
+    assert environment["CACHE_URL"].startswith("redis://redis:6379/")
+    assert environment["CACHE_URL"] != environment["CELERY_BROKER_URL"]
+
+
 def test_compose_runs_the_commands_the_makefile_runs():
     services = _compose()["services"]
     assert services["web"]["command"] == _makefile_variable("WEB_CMD")

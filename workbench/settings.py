@@ -182,6 +182,11 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 CLAIMBENCH_MAX_UPLOAD_BYTES = env.int("CLAIMBENCH_MAX_UPLOAD_BYTES", default=1024 * 1024 * 1024)
 
 # --- Celery -----------------------------------------------------------------
+# The cache every web process shares: the API's per-token and anonymous throttles count there, so
+# with several gunicorn workers it must be Redis (CACHE_URL=redis://…); the default, one process's
+# memory, is right only for a single process (make run).
+CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
+
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 if CELERY_BROKER_URL == "filesystem://":
     _broker_dir = VAR_DIR / "broker"
