@@ -109,7 +109,8 @@ class Document(models.Model):
     """An article. Its text is normalised at import and never edited afterwards."""
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="documents")
+    # No index of its own: document_text_unique_in_project and document_sync_idx start with it.
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="documents", db_index=False)
     title = models.CharField(max_length=500, blank=True)
     text = models.TextField()
     text_sha256 = models.CharField(max_length=64, editable=False)
@@ -178,8 +179,14 @@ class AnnotationSet(models.Model):
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="annotation_sets")
+    # No index of its own: annotation_set_queue_idx starts with it.
     annotator = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="annotation_sets"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="annotation_sets",
+        db_index=False,
     )
     is_gold = models.BooleanField(default=False)
     state = models.CharField(max_length=12, choices=SetState.choices, default=SetState.ASSIGNED)
@@ -234,7 +241,8 @@ class Span(models.Model):
     """A labelled stretch [start, end) of a document's text, in code points."""
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    annotation_set = models.ForeignKey(AnnotationSet, on_delete=models.CASCADE, related_name="spans")
+    # No index of its own: span_set_start_idx starts with it.
+    annotation_set = models.ForeignKey(AnnotationSet, on_delete=models.CASCADE, related_name="spans", db_index=False)
     label = models.CharField(max_length=40)
     start = models.PositiveIntegerField()
     end = models.PositiveIntegerField()
@@ -432,7 +440,8 @@ class Change(models.Model):
     """
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
-    annotation_set = models.ForeignKey(AnnotationSet, on_delete=models.CASCADE, related_name="changes")
+    # No index of its own: change_set_recent_idx starts with it.
+    annotation_set = models.ForeignKey(AnnotationSet, on_delete=models.CASCADE, related_name="changes", db_index=False)
     object_type = models.CharField(max_length=10, choices=ChangeObject.choices)
     object_uuid = models.UUIDField()
     action = models.CharField(max_length=10, choices=ChangeAction.choices)
@@ -440,7 +449,10 @@ class Change(models.Model):
     after = models.JSONField(null=True, blank=True)
     group = models.UUIDField(default=uuid.uuid4)
     set_version = models.PositiveIntegerField(help_text="The set's version after this change.")
-    reverts = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # Indexed only where set (change_reverts_idx): most changes revert nothing, and imports write many.
+    reverts = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
@@ -449,6 +461,7 @@ class Change(models.Model):
         indexes = [
             models.Index(fields=["annotation_set", "-id"], name="change_set_recent_idx"),
             models.Index(fields=["object_uuid", "-id"], name="change_object_idx"),
+            models.Index(fields=["reverts"], condition=Q(reverts__isnull=False), name="change_reverts_idx"),
         ]
 
     def __str__(self) -> str:

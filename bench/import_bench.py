@@ -20,7 +20,8 @@ Run from the project root with your own database and Redis number:
 Options: --runs N, --documents N (reduced runs), --large-mb N, --only-large (just the
 large file: `--only-large` alone measures the 500 MB run). Besides wall-clock rates it
 prints the worker's CPU seconds per import (utime + stime from /proc), which a busy
-machine disturbs far less; the database server's share is not in it.
+machine disturbs far less, and, when PostgreSQL runs on the same machine, the CPU
+seconds of the worker's database backends (sampled from /proc while the job runs).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -151,8 +153,60 @@ class Worker:
         self.process.wait(timeout=30)
 
 
-def import_once(path: Path, manager: Any, name: str, worker: Worker) -> tuple[Job, float, float]:
-    """Import one file through the worker; return the job, documents/s and the worker's CPU seconds."""
+class BackendCpu:
+    """CPU seconds of this database's PostgreSQL backends other than ours, sampled from /proc.
+
+    The worker's writer thread opens its connection for a job and closes it at the end, so
+    the backends are sampled every 20 ms and the last reading of each is kept: at most one
+    sampling interval of a backend's last work is lost. None when PostgreSQL's processes
+    cannot be read (another machine, another user).
+    """
+
+    def __init__(self) -> None:
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            (self.own_pid,) = cursor.fetchone()
+        self.marker = f" {connection.settings_dict['NAME']} ".encode()
+        self.readings: dict[int, float] = {}
+        self.stopped = threading.Event()
+        self.baseline = self._read()
+        self.thread = threading.Thread(target=self._sample, daemon=True)
+        self.thread.start()
+
+    def _read(self) -> dict[int, float]:
+        found: dict[int, float] = {}
+        tick = os.sysconf("SC_CLK_TCK")
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit() or int(entry.name) == self.own_pid:
+                continue
+            try:
+                if not (entry / "cmdline").read_bytes().startswith(b"postgres:"):
+                    continue
+                if self.marker not in (entry / "cmdline").read_bytes():
+                    continue
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            found[int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
+        return found
+
+    def _sample(self) -> None:
+        while not self.stopped.wait(0.02):
+            self.readings.update(self._read())
+
+    def stop(self) -> float | None:
+        self.stopped.set()
+        self.thread.join()
+        self.readings.update(self._read())
+        if not self.readings and not self.baseline:
+            return None
+        return sum(seconds - self.baseline.get(pid, 0.0) for pid, seconds in self.readings.items())
+
+
+def import_once(path: Path, manager: Any, name: str, worker: Worker) -> tuple[Job, float, float, float | None]:
+    """Import one file through the worker; return the job, documents/s, the worker's and its backends' CPU seconds."""
     project = projects.project_create(name=name, actor=manager)
     analyst = get_user_model().objects.get(username="bench-analyst")
     projects.membership_set_role(project=project, user=analyst, role=Role.ANNOTATOR, actor=manager)
@@ -161,16 +215,22 @@ def import_once(path: Path, manager: Any, name: str, worker: Worker) -> tuple[Jo
             project=project, files=[jobs.UploadedInput(path.name, stream)], format="jsonl", actor=manager
         )
     cpu_before = worker.cpu_seconds()
+    backends = BackendCpu()
     jobs.enqueue(job)
     while True:
         job.refresh_from_db()
         if job.is_finished:
             break
         time.sleep(0.1)
+    database_cpu = backends.stop()
     if job.status != "done" or job.rows_failed:
         raise SystemExit(f"import failed: {job.status} {job.error} {job.rows_failed} rows failed")
     seconds = (job.finished_at - job.started_at).total_seconds()
-    return job, job.summary["documents_created"] / seconds, worker.cpu_seconds() - cpu_before
+    return job, job.summary["documents_created"] / seconds, worker.cpu_seconds() - cpu_before, database_cpu
+
+
+def per_document(seconds: float | None, documents: int) -> str:
+    return "n/a" if seconds is None else f"{seconds:.2f} s = {seconds / documents * 1000:.2f} ms/doc"
 
 
 def main() -> None:
@@ -204,12 +264,16 @@ def main() -> None:
             for run in range(args.runs):
                 path = workdir / f"corpus-{with_spans}-{run}.jsonl"
                 write_corpus(path, args.documents, with_spans, prefix=f"{stamp}-{with_spans}-{run}")
-                job, rate, cpu = import_once(path, manager, f"bench {stamp} spans={with_spans} run={run}", worker)
+                job, rate, cpu, db_cpu = import_once(
+                    path, manager, f"bench {stamp} spans={with_spans} run={run}", worker
+                )
                 rates.append(rate)
                 cpu_rates.append(args.documents / cpu)
                 path.unlink()
                 print(f"  run {run + 1}: {rate:,.0f} docs/s ({job.summary['spans_created']:,} spans); worker CPU "
-                      f"{cpu:.2f} s = {args.documents / cpu:,.0f} docs per worker CPU second", flush=True)  # fmt: skip
+                      f"{per_document(cpu, args.documents)} ({args.documents / cpu:,.0f} docs per worker CPU "
+                      f"second); PostgreSQL backends CPU {per_document(db_cpu, args.documents)}",
+                      flush=True)  # fmt: skip
             label = f"{SPANS} spans each" if with_spans else "no spans"
             target = 2000 if with_spans else 4000
             median = statistics.median(rates)
@@ -221,7 +285,7 @@ def main() -> None:
             try:
                 count = write_corpus(path, None, False, prefix=f"{stamp}-large", size=args.large_mb * 1024 * 1024)
                 size_mb = path.stat().st_size / 1024 / 1024
-                job, rate, cpu = import_once(path, manager, f"bench {stamp} large", worker)
+                job, rate, cpu, _ = import_once(path, manager, f"bench {stamp} large", worker)
                 print(f"{size_mb:,.0f} MB JSONL file ({count:,} documents): {rate:,.0f} docs/s, "
                       f"worker CPU {cpu:.1f} s; "
                       f"worker peak RSS {worker.peak_rss_mb():.0f} MB (target < 300 MB)", flush=True)  # fmt: skip

@@ -217,6 +217,54 @@ def test_imported_spans_and_relations_have_create_history_for_the_changes_feed(w
     assert job.status == JobStatus.DONE
 
 
+def test_tabs_newlines_backslashes_and_quotes_in_spans_survive_the_copy_and_their_history(world: Any) -> None:
+    # Imports spell COPY's text format by hand (jobs._span_line and friends): every
+    # character that format escapes must come back exactly, in the rows and in `after`.
+    text = 'Minister\t"Ivanov" said:\nC:\\grain\\exports rose \\N percent — «да».\nThe union denied it.'
+    claim_start = text.index("C:")
+    claim_end = text.index("— «да».") + len("— «да».")
+    attribution_end = text.index(":") + 1
+    counter_start = text.index("The union")
+    record = {
+        "text": text,
+        "metadata": {"external_id": "escapes-1"},
+        "sets": [
+            {
+                "annotator": "analyst",
+                "spans": [
+                    {"id": "a", "label": "attribution", "start": 0, "end": attribution_end,
+                     "attributes": {"source_entity": 'Ivanov\t"the\\minister"\n'}, "note": "tab\there\nnew \\ line"},
+                    {"id": "c", "label": "claim", "start": claim_start, "end": claim_end},
+                    {"id": "k", "label": "counter-claim", "start": counter_start, "end": len(text)},
+                ],
+                "relations": [
+                    {"type": "sources", "source": "a", "target": "c", "note": "a\\b\tc"},
+                    {"type": "disputes", "source": "k", "target": "c"},
+                ],
+            }
+        ],
+    }  # fmt: skip
+    job = run(world, upload("escapes.jsonl", jsonl(record)))
+
+    assert job.rows_failed == 0, list(JobRowError.objects.filter(job=job).values_list("reason", flat=True))
+    document = Document.objects.get(external_id="escapes-1")
+    assert document.text == text
+    annotation_set = AnnotationSet.objects.get(document=document)
+    spans = {span.label: span for span in Span.objects.filter(annotation_set=annotation_set)}
+    assert spans["attribution"].quote == 'Minister\t"Ivanov" said:'
+    assert spans["attribution"].attributes == {"source_entity": 'Ivanov\t"the\\minister"\n'}
+    assert spans["attribution"].note == "tab\there\nnew \\ line"
+    assert spans["claim"].quote == "C:\\grain\\exports rose \\N percent — «да»."
+    link = Relation.objects.select_related("source", "target").get(annotation_set=annotation_set, type="sources")
+    assert link.note == "a\\b\tc"
+    history = {change.object_uuid: change.after for change in Change.objects.filter(annotation_set=annotation_set)}
+    relations = Relation.objects.filter(annotation_set=annotation_set)
+    assert history == {
+        **{span.uuid: span_snapshot(span) for span in spans.values()},
+        **{relation.uuid: relation_snapshot(relation) for relation in relations},
+    }
+
+
 def test_a_gold_set_lands_as_the_documents_gold(world: Any) -> None:
     record = annotated_record(annotator=None)
     record["sets"][0]["gold"] = True
