@@ -24,7 +24,7 @@ from typing import Any
 from uuid import UUID
 
 import psycopg
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from annotations.exceptions import InvalidInput
@@ -236,29 +236,6 @@ def _taken_uuid_errors(
     return [ItemError(kind, chosen[u], f"a {noun} with this uuid already exists", "uuid") for u in taken]
 
 
-def _insert_unnumbered(table: Any, rows: list[tuple[Any, ...]]) -> None:
-    """jobs._insert for rows whose ids nobody needs: on PostgreSQL the COPY leaves the id
-    column to its sequence, which saves reserving ids first (a fifth of a 10,000-span request)."""
-    if not rows:
-        return
-    if connection.vendor != "postgresql":
-        jobs._insert(table, rows)
-        return
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(column) for column in table.columns[1:])
-    formatters = table.formatters[1:]  # the first column is the id
-    null = jobs._COPY_NULL
-    with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {quote(table.table)} ({columns}) FROM STDIN") as copy:
-        for start in range(0, len(rows), 5000):  # a few writes of a megabyte or so, never one huge string
-            copy.write(
-                "".join(
-                    "\t".join([null if value is None else spell(value)
-                               for spell, value in zip(formatters, row, strict=True)]) + "\n"
-                    for row in rows[start : start + 5000]
-                )
-            )  # fmt: skip
-
-
 @transaction.atomic
 def spans_bulk_create(
     *,
@@ -313,13 +290,13 @@ def spans_bulk_create(
             for s in planned_spans
         ]
         if not planned_relations:
-            _insert_unnumbered(jobs._SPANS, span_rows)
+            jobs._insert_unnumbered(jobs._SPANS, span_rows)
             id_by_uuid: dict[UUID, int] = {}
         else:  # the relations point at the new spans: number them first
             span_ids = jobs._insert(jobs._SPANS, span_rows)
             id_by_uuid = {s.uuid: pk for s, pk in zip(planned_spans, span_ids, strict=True)}
             id_by_uuid.update({span_uuid: pk for span_uuid, (pk, _) in existing.items()})
-        _insert_unnumbered(
+        jobs._insert_unnumbered(
             jobs._RELATIONS,
             [
                 (r.uuid, set_id, r.type, id_by_uuid[r.source], id_by_uuid[r.target], r.attributes, r.note, {}, now, now)
@@ -352,7 +329,7 @@ def spans_bulk_create(
          group, version, None, actor_id, history_at)
         for r in planned_relations
     ]  # fmt: skip
-    _insert_unnumbered(jobs._CHANGES, history)
+    jobs._insert_unnumbered(jobs._CHANGES, history)
     return BulkResult(
         annotation_set=locked,
         span_uuids=[s.uuid for s in planned_spans],

@@ -966,7 +966,6 @@ class _Table:
         self.table = meta.db_table
         self.pk_column = meta.pk.column
         self.columns = (meta.pk.column, *(by_attname[name].column for name in attnames))
-        self.formatters = (str, *(_copy_formatter(by_attname[name]) for name in attnames))
         # For psycopg's Copy.write_row, whose C code spells and escapes each value: a
         # PostgreSQL type per column, and the few conversions Python must still make
         # (JSON to its text, UUID objects to strings), as (column position, function).
@@ -977,25 +976,6 @@ class _Table:
             for position, model_field in enumerate(fields)
             if (conversion := _copy_conversion(model_field)) is not None
         )
-
-
-def _copy_formatter(model_field: models.Field[Any, Any]) -> Callable[[Any], str]:
-    """How one column's Python value is spelled in COPY's text format (None is handled by the caller)."""
-    if model_field.is_relation:
-        return str
-    kind = model_field.get_internal_type()
-    if kind == "JSONField":
-        return _copy_json
-    if kind == "BooleanField":
-        return _copy_bool
-    if kind in ("DateTimeField", "DateField"):
-        return _copy_isoformat
-    if kind == "BinaryField":
-        return _copy_bytes
-    if kind in ("UUIDField", "AutoField", "BigAutoField", "IntegerField", "BigIntegerField",
-                "PositiveIntegerField", "PositiveSmallIntegerField", "SmallIntegerField"):  # fmt: skip
-        return str
-    return _copy_escape
 
 
 def _copy_type(model_field: models.Field[Any, Any]) -> str:
@@ -1049,10 +1029,6 @@ def _copy_json(value: Any) -> str:
     return _copy_escape(encoded)
 
 
-def _copy_bool(value: bool) -> str:
-    return "t" if value else "f"
-
-
 def _copy_isoformat(value: datetime.date) -> str:
     # Every row of a batch carries the same timestamps: spell the last one once. The pair
     # is read and replaced as one tuple, so concurrent imports in threads never mix them.
@@ -1065,10 +1041,6 @@ def _copy_isoformat(value: datetime.date) -> str:
 
 
 _last_isoformat: list[tuple[Any, str]] = [(None, "")]
-
-
-def _copy_bytes(value: bytes) -> str:
-    return "\\\\x" + bytes(value).hex()
 
 
 _DOCUMENTS = _Table(Document, (
@@ -1259,6 +1231,17 @@ def _copy_lines(table: _Table, lines: list[str]) -> None:
     with db.cursor() as cursor, cursor.cursor.copy(f"COPY {quote(table.table)} ({columns}) FROM STDIN") as copy:
         for start in range(0, len(lines), _LINES_PER_WRITE):
             copy.write("".join(lines[start : start + _LINES_PER_WRITE]))
+
+
+def _insert_unnumbered(table: _Table, rows: list[tuple[Any, ...]]) -> None:
+    """`_insert` for rows whose ids nobody reads back (bulk pre-annotations' spans without
+    links, relations, history): on PostgreSQL COPY lines leave the id to the identity default,
+    which saves reserving ids first; elsewhere `_insert`."""
+    if connections[DEFAULT_DB_ALIAS].vendor != "postgresql":
+        _insert(table, rows)
+        return
+    line = _LINE_SPELLERS[table.table][0]
+    _copy_lines(table, [line(row) for row in rows])
 
 
 def _sequence_name(db: Any, table: _Table) -> str:
