@@ -439,7 +439,11 @@ class Change(models.Model):
     the changes of one user action share a `group` so undo reverts them together.
     """
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    # No database constraint on project and actor (decision record 0009): history rows are written by
+    # the ten thousand, each foreign-key check costs PostgreSQL as much as a third of the row, and both
+    # are checked where they come from (project: the set's own, under the set's constraint; actor: the
+    # signed-in user). Deleting a project or a user still cascades / sets null, in Django's collector.
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+", db_constraint=False)
     # No index of its own: change_set_recent_idx starts with it.
     annotation_set = models.ForeignKey(AnnotationSet, on_delete=models.CASCADE, related_name="changes", db_index=False)
     object_type = models.CharField(max_length=10, choices=ChangeObject.choices)
@@ -453,7 +457,9 @@ class Change(models.Model):
     reverts = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+", db_constraint=False
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:

@@ -15,10 +15,11 @@ from rest_framework.test import APIClient
 
 from annotations import access, selectors
 from annotations.exceptions import InvalidInput, QuoteMismatch, StaleVersion
-from annotations.models import AnnotationSet, Change, Relation, Span
+from annotations.models import AnnotationSet, Change, Relation, Role, SetState, Span
 from annotations.schema import parse_schema_cached
 from annotations.services import annotating, projects, tokens
 from tests.annotations.services.conftest import current_version, offsets_of
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -257,3 +258,23 @@ def test_a_page_span_create_asks_no_membership_query_and_opens_no_savepoint_of_i
     first_insert = next(index for index, s in enumerate(sql) if s.startswith("INSERT"))
     assert [s.split()[0] for s in sql[first_insert - 1 : first_insert + 3]] == ["SELECT", "INSERT", "UPDATE", "INSERT"]
     assert sum('FROM "annotations_annotationset"' in s for s in sql[:first_insert]) == 1
+
+
+# --- history rows without database foreign-key checks on project and actor (decision record 0009) ------
+
+
+def test_history_keeps_its_rows_when_their_author_is_deleted_and_goes_with_its_project(world, make_span):
+    helper = UserFactory(username="temporary-reviewer")
+    projects.membership_set_role(project=world.project, user=helper, role=Role.REVIEWER, actor=world.manager)
+    gold = AnnotationSet.objects.create(document=world.document, is_gold=True, state=SetState.OPEN)
+    make_span(world.analyst_set, world.analyst, QUOTE)
+    make_span(gold, helper, QUOTE)
+    by_helper = Change.objects.get(annotation_set=gold, actor=helper)
+    projects.membership_remove(project=world.project, user=helper, actor=world.manager)
+    helper.delete()
+    by_helper.refresh_from_db()
+    assert by_helper.actor_id is None and by_helper.after["quote"] == QUOTE
+    project_id = world.project.pk
+    assert Change.objects.filter(project_id=project_id).count() == 2
+    world.project.delete()
+    assert not Change.objects.filter(project_id=project_id).exists()
