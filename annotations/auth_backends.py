@@ -32,7 +32,7 @@ class ModelBackend(backends.ModelBackend):
             pk = user_model._meta.pk.to_python(user_id)
         except ValidationError:  # a session holding an id of the wrong shape is no session
             return None
-        row = fastsql.fetch_one(_user_sql(), [pk])
+        row = fastsql.fetch_one(_user_sql(), [pk]) if fastsql.storable_id(user_model, pk) else None
         if row is None:
             return None
         user = fastsql.columns(user_model).build(row)

@@ -100,6 +100,16 @@ def attach(instance: Model, field_name: str, related: Model) -> None:
     instance._meta.get_field(field_name).set_cached_value(instance, related)  # type: ignore[union-attr]
 
 
+def storable_id(model: type[Model], value: Any) -> bool:
+    """Whether `value` fits the model's integer primary key column on this backend.
+
+    URLs carry ids of any length; the ORM answers "no such row" for one out of range,
+    and so must a hand-written lookup, instead of the driver's overflow error.
+    """
+    low, high = connection.ops.integer_field_range(model._meta.pk.get_internal_type())  # type: ignore[union-attr]
+    return isinstance(value, int) and (low is None or value >= low) and (high is None or value <= high)
+
+
 def for_update_of(alias: str) -> str:
     """` FOR UPDATE OF alias` where the backend locks rows (PostgreSQL); SQLite serialises writers anyway."""
     if not connection.features.has_select_for_update:

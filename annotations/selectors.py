@@ -41,7 +41,11 @@ def project_get(*, project_id: int, user: Any) -> Project:
     """The project, for a member; 404 for anyone else. One query with the caller's role
     (annotations/fastsql.py): every project-level API page starts here."""
     user_id = user.pk if user is not None and user.is_authenticated else None
-    row = fastsql.fetch_one(_project_with_role_sql(), [user_id, project_id])
+    row = (
+        fastsql.fetch_one(_project_with_role_sql(), [user_id, project_id])
+        if fastsql.storable_id(Project, project_id)
+        else None
+    )
     if row is None:
         raise Http404("No such project.")
     project: Project = fastsql.columns(Project).build(row[:-1])
@@ -153,7 +157,11 @@ def annotation_set_get_for_write(
         start, end = text_range
         params, with_piece = [start + 1, end - start], True
     params += [user.pk if user is not None and user.is_authenticated else None, set_id]
-    row = fastsql.fetch_one(_set_for_write_sql(with_text, with_piece, lock), params)
+    row = (
+        fastsql.fetch_one(_set_for_write_sql(with_text, with_piece, lock), params)
+        if fastsql.storable_id(AnnotationSet, set_id)
+        else None
+    )
     if row is None:
         raise Http404("No such annotation set.")
     split, end = len(set_columns), len(set_columns) + len(document_columns)

@@ -7,9 +7,11 @@ import uuid
 import pytest
 from django.db import IntegrityError, connection, transaction
 from django.db.models.signals import post_save, pre_save
+from django.http import Http404
 from django.test.utils import CaptureQueriesContext
 
 from annotations import fastsql, selectors
+from annotations.auth_backends import ModelBackend
 from annotations.models import AnnotationSet, ApiToken, Change, Document, Project, Relation, Span
 from annotations.services import tokens
 
@@ -125,3 +127,13 @@ def test_the_token_lookup_refuses_revoked_expired_and_inactive(world):
     world.analyst.save()
     tokens.api_token_revoke(token=found, actor=world.analyst)
     assert tokens.api_token_authenticate(secret) is None
+
+
+def test_an_id_too_large_for_the_column_is_no_such_row_as_with_the_orm(world):
+    huge = 2**70  # URLs carry ids of any length; the driver would overflow
+    with pytest.raises(Http404):
+        selectors.project_get(project_id=huge, user=world.analyst)
+    with pytest.raises(Http404):
+        selectors.annotation_set_get_for_write(set_id=huge, user=world.analyst)
+    assert ModelBackend().get_user(huge) is None
+    assert not fastsql.storable_id(Project, -(2**70)) and fastsql.storable_id(Project, world.project.pk)
