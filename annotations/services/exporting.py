@@ -9,11 +9,12 @@ SQLite, whose readers are isolated from writers by design — and walks the
 project's documents in primary-key order in chunks of CHUNK_DOCUMENTS, three
 queries per chunk (sets, spans, relations), streaming plain records
 (annotations/exporters/base.py) into the format's exporter, which writes a
-temporary file. Only a complete file is saved to storage; any error (a full
+temporary file. Only a complete file is saved to storage (moved into place
+when storage is the local filesystem, copied otherwise); any error (a full
 disk included) fails the job and removes what was written.
 
-On PostgreSQL, JSONL and CSV skip the records: PostgreSQL renders each
-document's bytes (exporting_sql.py, `export_rendered`), on reader
+On PostgreSQL, JSONL and CSV skip the records: PostgreSQL renders the bytes
+of each kept set (exporting_sql.py, `export_rendered`), on reader
 connections that import the export's snapshot, and the exporter's
 `write_rendered` writes them. Same bytes as the record path, which stays the
 reference and serves SQLite and the other formats.
@@ -37,7 +38,7 @@ import uuid as uuid_module
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any
@@ -215,6 +216,19 @@ def export_job_enqueue(job: Job) -> None:
 # --- reading one snapshot ---------------------------------------------------------------------
 
 
+def _set_export_locals(cursor: Any) -> None:
+    """Settings local to an export's read transaction (allowed when read-only; gone when it ends)."""
+    # A chunk's spans are sorted in reading order; with the default 4 MB a chunk of 200,000 spans
+    # sorts on disk.
+    cursor.execute(f"SET LOCAL work_mem = '{EXPORT_WORK_MEM}'")  # a constant, not input
+    # The rendering queries (exporting_sql.py) cost enough for the planner to JIT-compile them, which
+    # takes longer (about 0.4 s a chunk) than it saves on a chunk's rows.
+    cursor.execute("SET LOCAL jit = off")
+    # They also rely on an aggregate reading a sorted subquery's rows in order, which workers that
+    # split the input would break; and the readers already keep the cores busy.
+    cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+
+
 @contextmanager
 def _snapshot(using: str = DEFAULT_DB_ALIAS) -> Iterator[tuple[str, str, str | None]]:
     """One read transaction; yields (snapshot time as ISO 8601, isolation level in words, snapshot id).
@@ -232,12 +246,7 @@ def _snapshot(using: str = DEFAULT_DB_ALIAS) -> Iterator[tuple[str, str, str | N
                 if not nested:
                     # Must be the transaction's first statement; the next query fixes the snapshot.
                     cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-                    # A chunk's spans are sorted in reading order; with the default 4 MB a chunk of
-                    # 200,000 spans sorts on disk. Local to this transaction, allowed when read-only.
-                    cursor.execute(f"SET LOCAL work_mem = '{EXPORT_WORK_MEM}'")  # a constant, not input
-                    # The rendering queries (exporting_sql.py) cost enough for the planner to JIT-compile
-                    # them, which takes longer (about 0.4 s a chunk) than it saves on a chunk's rows.
-                    cursor.execute("SET LOCAL jit = off")
+                    _set_export_locals(cursor)
                 cursor.execute("SELECT clock_timestamp()")
                 moment = cursor.fetchone()[0]
                 if not nested:
@@ -404,7 +413,7 @@ def export_rendered(
     snapshot_id: str | None = None,
     chunk_size: int | None = None,
 ) -> Iterator[bytes]:
-    """Yield each exported document as the bytes of `format`, rendered by PostgreSQL (exporting_sql.py).
+    """Yield the export as the bytes of `format`, a kept set at a time, rendered by PostgreSQL (exporting_sql.py).
 
     The same documents, sets, filters and order as `export_documents`, and the
     same bytes as its exporter writes from them; call inside `_snapshot`.
@@ -421,39 +430,31 @@ def export_rendered(
     set_condition = _set_condition(project, scope, filters)
     starts = _chunk_starts(project, filters, chunk_size or RENDER_CHUNK_DOCUMENTS)
 
-    # Every chunk's SQL is compiled here, in the caller's thread: reader threads only run it.
-    queries = []
-    for index, first in enumerate(starts):
-        following = starts[index + 1] if index + 1 < len(starts) else None
-        documents = _document_rows(project, filters).filter(pk__gte=first)
-        sets = AnnotationSet.objects.filter(set_condition, document_id__gte=first)
-        if following is not None:
-            documents = documents.filter(pk__lt=following)
-            sets = sets.filter(document_id__lt=following)
-        queries.append(
-            exporting_sql.rendering_query(
-                format,
-                documents=documents,
-                sets=_set_rows(sets),
-                labels=filters.labels,
-                keep_bare_documents=keep_bare_documents,
-            )
-        )
+    # Compiled once, here in the caller's thread; reader threads only bind a chunk's bounds and run it.
+    query = exporting_sql.rendering_query(
+        format,
+        documents=_document_rows(project, filters),
+        sets=_set_rows(AnnotationSet.objects.filter(set_condition)),
+        labels=filters.labels,
+        label_keys=project.parsed_schema.label_keys,
+        relation_type_keys=tuple(relation_type.key for relation_type in project.parsed_schema.relation_types),
+        keep_bare_documents=keep_bare_documents,
+    )
 
-    def render_chunk(index: int, using: str) -> list[tuple[int, int, int, bytes]]:
-        sql, params = queries[index]
-        return exporting_sql.rendered_documents(sql, params, using)
+    def render_chunk(index: int, using: str) -> list[tuple[int, int, int, int, bytes]]:
+        following = starts[index + 1] if index + 1 < len(starts) else None
+        return exporting_sql.rendered_documents(query.sql, query.params(starts[index], following), using)
 
     readers = getattr(settings, "CLAIMBENCH_EXPORT_READERS", RENDER_READERS)
     if snapshot_id is None or readers < 2 or len(starts) < 2:
-        chunks: Iterator[list[tuple[int, int, int, bytes]]] = (
+        chunks: Iterator[list[tuple[int, int, int, int, bytes]]] = (
             render_chunk(index, DEFAULT_DB_ALIAS) for index in range(len(starts))
         )
     else:
         chunks = _render_in_parallel(render_chunk, len(starts), snapshot_id, readers)
     for chunk in chunks:
-        for set_count, span_count, relation_count, body in chunk:
-            counts.documents += 1
+        for document_count, set_count, span_count, relation_count, body in chunk:
+            counts.documents += document_count
             counts.sets += set_count
             counts.spans += span_count
             counts.relations += relation_count
@@ -461,11 +462,11 @@ def export_rendered(
 
 
 def _render_in_parallel(
-    render_chunk: Callable[[int, str], list[tuple[int, int, int, bytes]]],
+    render_chunk: Callable[[int, str], list[tuple[int, int, int, int, bytes]]],
     chunk_count: int,
     snapshot_id: str,
     readers: int,
-) -> Iterator[list[tuple[int, int, int, bytes]]]:
+) -> Iterator[list[tuple[int, int, int, int, bytes]]]:
     """Render chunks on `readers` threads, each with its own connection in the exported snapshot; yield in order.
 
     At most 2 × readers chunks are rendered ahead of the writer, so memory
@@ -490,17 +491,16 @@ def _render_in_parallel(
                 # snapshot as its first statement.
                 cursor.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
                 cursor.execute("SET TRANSACTION SNAPSHOT %s", [snapshot_id])
-                cursor.execute(f"SET LOCAL work_mem = '{EXPORT_WORK_MEM}'")  # a constant, not input
-                cursor.execute("SET LOCAL jit = off")
+                _set_export_locals(cursor)
             local.alias = alias
         return local.alias
 
-    def task(index: int) -> list[tuple[int, int, int, bytes]]:
+    def task(index: int) -> list[tuple[int, int, int, int, bytes]]:
         return render_chunk(index, reader_alias())
 
     pool = ThreadPoolExecutor(max_workers=readers, thread_name_prefix="export-reader")
     try:
-        pending: deque[Future[list[tuple[int, int, int, bytes]]]] = deque()
+        pending: deque[Future[list[tuple[int, int, int, int, bytes]]]] = deque()
         submitted = 0
         while submitted < chunk_count or pending:
             while submitted < chunk_count and len(pending) < 2 * readers:
@@ -672,6 +672,15 @@ class _ProgressWriter:
             self._side.close()
 
 
+class _FinishedFile(File):
+    """The finished temporary file, offered to storage by path: FileSystemStorage then moves it into place
+    (a rename on the same filesystem) instead of copying it, as it does with large uploads. Other storages
+    read it like any file."""
+
+    def temporary_file_path(self) -> str:
+        return self.file.name
+
+
 def _output_name(job: Job, snapshot_at: str, extension: str) -> str:
     slug = re.sub(r"[^a-z0-9]+", "-", job.project.name.lower()).strip("-")[:60] or "project"
     stamp = snapshot_at[:19].replace(":", "").replace("-", "")
@@ -729,6 +738,9 @@ def export_job_run(job_id: int, *, progress: Callable[[int, int | None], None] |
             else:
                 documents = export_documents(job.project, scope, filters, counts)
                 exporter.write(with_progress(documents), temp, manifest)  # type: ignore[arg-type]  # a binary file
+        # On disk before the job says done: FileSystemStorage then moves this very file into
+        # place (a rename), so a crash after "done" cannot leave a missing or truncated result.
+        # A full disk shows at write() or here, and fails the job.
         temp.flush()
         os.fsync(temp.fileno())
         temp.seek(0)
@@ -737,7 +749,7 @@ def export_job_run(job_id: int, *, progress: Callable[[int, int | None], None] |
         field = job.output_file.field
         wanted = field.generate_filename(job, _output_name(job, snapshot_at, exporter.extension))
         stored_name = default_storage.get_available_name(wanted, max_length=field.max_length)
-        stored_name = default_storage.save(stored_name, File(temp), max_length=field.max_length)
+        stored_name = default_storage.save(stored_name, _FinishedFile(temp), max_length=field.max_length)
         job.output_file.name = stored_name
         finished = timezone.now()
         summary = {
@@ -772,7 +784,8 @@ def export_job_run(job_id: int, *, progress: Callable[[int, int | None], None] |
     finally:
         writer.close()
         temp.close()
-        os.unlink(temp.name)
+        with suppress(FileNotFoundError):  # moved into storage
+            os.unlink(temp.name)
     job.refresh_from_db()
     return job
 

@@ -41,6 +41,8 @@ def _hard_values(annotated: Any) -> None:
         {"z": True, "a": None, "mm": 7, "b": 2.5, "nested": [1, "a, b: c", {"a": 1, "b": [True]}]},
         {"note": "ctrl \x01\x1f\t\r\n del \x7f and \u2028 😀 «Время»"},
         {"only": "=SUM(A1)"},
+        # A plain replace() of ", \"" and "\": " would eat the spaces inside these strings.
+        {"a": ": starts like a separator", "b": "ends like one, ", "c": 1.5},
     ]
     for span, attributes in zip(spans, hard, strict=False):
         Span.objects.filter(pk=span.pk).update(attributes=attributes)
@@ -48,10 +50,17 @@ def _hard_values(annotated: Any) -> None:
         note='-starts with a minus, has "quotes"\r\nand a break', provenance={"from": ["a", "b"], "k": {"x": 1}}
     )
     Span.objects.filter(pk=spans[0].pk).update(provenance=[])  # falsy: written as no provenance at all
+    # A label and a relation type the schema no longer has take the general escaping, not the schema's.
+    Span.objects.filter(pk=spans[1].pk).update(label='=old, "label"')
     relation = Relation.objects.filter(annotation_set=annotated.analyst_set).order_by("pk").first()
     Relation.objects.filter(pk=relation.pk).update(
-        attributes={"b": "x", "a": 'y"'}, note="@mention\ttab", provenance={"decision": "kept"}
+        attributes={"b": "x", "a": 'y"'}, note="@mention\ttab", provenance={"decision": "kept"}, type='legacy "type"'
     )
+    # A second link from one span: the CSV links cell lists both, in relation order.
+    source = Span.objects.get(pk=relation.source_id)
+    claims = Span.objects.filter(annotation_set=annotated.analyst_set, label="claim").order_by("pk")
+    second_target = claims.exclude(pk=relation.target_id).first()
+    Relation.objects.create(annotation_set=annotated.analyst_set, type="sources", source=source, target=second_target)
     Document.objects.filter(pk=annotated.document.pk).update(
         outlet="Outlet, «Время»", author='He said "no"', language="en", external_id="=cmd|' /C calc'!A0"
     )
@@ -86,8 +95,12 @@ def test_the_hard_values_really_are_in_the_export(annotated):
     _, jsonl = _python_then_sql(annotated.project, "jsonl", "all", {})
     assert b'back\\\\slash \\"quoted\\": yes' in jsonl and b"\\u0001\\u001f\\t\\r\\n" in jsonl
     assert b'"provenance":{"k":{"x":1},"from":["a","b"]}' in jsonl, "jsonb's key order, compact"
+    assert b'{"a":": starts like a separator","b":"ends like one, ","c":1.5}' in jsonl
+    assert b'"label":"=old, \\"label\\""' in jsonl and b'"type":"legacy \\"type\\""' in jsonl
     _, csv = _python_then_sql(annotated.project, "csv", "all", {})
     assert b'"\'-starts with a minus, has ""quotes""\r\nand a break"' in csv
+    assert b',"\'=old, ""label""",' in csv
+    assert b'"legacy ""type"" ' in csv and b"; sources " in csv, "two links from one span, one cell"
     assert b'"{""a"":null,""b"":2.5,""mm"":7,""nested"":[1,""a, b: c"",{""a"":1,""b"":[true]}],""z"":true}"' in csv
 
 
