@@ -98,7 +98,9 @@ def test_a_redis_broker_url_switches_celery_off_the_filesystem(tmp_path: Any):
 
 
 def test_a_redis_cache_url_gives_every_web_process_one_shared_cache(tmp_path: Any):
-    code = "import django; django.setup(); from django.conf import settings; print(settings.CACHES['default']['BACKEND'])"  # noqa: E501
+    code = (
+        "import django; django.setup(); from django.conf import settings; print(settings.CACHES['default']['BACKEND'])"  # noqa: E501
+    )
     assert run(tmp_path, ["-c", code], DEBUG="True").stdout.strip().endswith("LocMemCache")
     redis = run(tmp_path, ["-c", code], DEBUG="True", CACHE_URL="redis://127.0.0.1:6379/1")
     assert redis.stdout.strip().endswith("RedisCache"), redis.stderr
