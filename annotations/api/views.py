@@ -26,7 +26,7 @@ from annotations import access, review_selectors, selectors
 from annotations.agreement import AttributeAgreement, F1Score, ProjectAgreement, UnitizingResult, project_agreement
 from annotations.api import feed, filters, serializers
 from annotations.api.exceptions import PreconditionRequired
-from annotations.api.pagination import MAX_PAGE_SIZE, KeysetPage
+from annotations.api.pagination import MAX_PAGE_SIZE, MAX_ROW_PAGE_SIZE, KeysetPage
 from annotations.exceptions import InvalidInput
 from annotations.models import AnnotationSet, ApiToken, Change, Document, Membership, Project, Relation, Span
 from annotations.services import annotating, bulk, documents
@@ -48,6 +48,11 @@ WRITE_ERRORS = {
 PAGE_PARAMETERS = [
     OpenApiParameter("page_size", OpenApiTypes.INT, description=f"1 to {MAX_PAGE_SIZE}."),
     OpenApiParameter("cursor", OpenApiTypes.STR, description="Opaque: take it from `next` or `previous`."),
+]
+# Spans, relations and changes: small rows, bigger pages (pagination.MAX_ROW_PAGE_SIZE).
+ROW_PAGE_PARAMETERS = [
+    OpenApiParameter("page_size", OpenApiTypes.INT, description=f"1 to {MAX_ROW_PAGE_SIZE}."),
+    PAGE_PARAMETERS[1],
 ]
 IF_MATCH = OpenApiParameter(
     "If-Match", OpenApiTypes.STR, OpenApiParameter.HEADER, required=True,
@@ -102,9 +107,11 @@ def validated(serializer_class: type[Serializer[Any]], data: Any, **kwargs: Any)
     return serializer
 
 
-def paginate(view: APIView, request: Request, queryset: QuerySet[Any], to_dict: Any) -> Response:
+def paginate(
+    view: APIView | None, request: Request, queryset: QuerySet[Any], to_dict: Any, max_size: int = MAX_PAGE_SIZE
+) -> Response:
     """One keyset page of `queryset` (model instances or .values() rows), each row shaped by `to_dict`."""
-    page = KeysetPage(request)
+    page = KeysetPage(request, max_size)
     rows = list(page.window(queryset))
     kept, next_url, previous_url = page.links([row["id"] if isinstance(row, dict) else row.pk for row in rows])
     rows = rows[:kept]
@@ -121,7 +128,9 @@ def sql_timestamp(column: str) -> str:
     return f"replace(to_char(({column} AT TIME ZONE 'UTC'), 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), '.000000Z', 'Z')"
 
 
-def paginate_fast(request: Request, rows: QuerySet[Any], to_dict: Any, sql_object: str) -> Response:
+def paginate_fast(
+    request: Request, rows: QuerySet[Any], to_dict: Any, sql_object: str, max_size: int = MAX_ROW_PAGE_SIZE
+) -> Response:
     """paginate() for the big lists; on PostgreSQL each row comes back as its finished JSON text.
 
     Reading a row through the ORM (timestamps parsed by regex then formatted again,
@@ -133,8 +142,8 @@ def paginate_fast(request: Request, rows: QuerySet[Any], to_dict: Any, sql_objec
     both paths give the same JSON.
     """
     if connection.vendor != "postgresql":
-        return paginate(None, request, rows, to_dict)  # type: ignore[arg-type]
-    page = KeysetPage(request)
+        return paginate(None, request, rows, to_dict, max_size)
+    page = KeysetPage(request, max_size)
     inner, params = page.window(rows).query.sql_with_params()
     order = "ASC" if page.direction == "n" else "DESC"
     with connection.cursor() as cursor:
@@ -440,7 +449,7 @@ class ProjectSpanListApi(APIView):
 
     @extend_schema(
         filters=True,
-        parameters=PAGE_PARAMETERS,
+        parameters=ROW_PAGE_PARAMETERS,
         responses={200: serializers.SpanPageSerializer, **ERRORS},
         summary="Every span you may see in a project",
     )
@@ -453,7 +462,7 @@ class ProjectSpanListApi(APIView):
 
 class SetSpanListApi(APIView):
     @extend_schema(
-        parameters=PAGE_PARAMETERS,
+        parameters=ROW_PAGE_PARAMETERS,
         responses={200: serializers.SpanPageSerializer, **ERRORS},
         summary="Spans of a set",
     )
@@ -525,7 +534,7 @@ class ProjectRelationListApi(APIView):
 
     @extend_schema(
         filters=True,
-        parameters=PAGE_PARAMETERS,
+        parameters=ROW_PAGE_PARAMETERS,
         responses={200: serializers.RelationPageSerializer, **ERRORS},
         summary="Every relation you may see in a project",
     )
@@ -533,7 +542,7 @@ class ProjectRelationListApi(APIView):
         project = selectors.project_get(project_id=project_id, user=request.user)
         queryset = Relation.objects.filter(annotation_set__in=visible_set_ids(request.user, project))
         queryset = filtered(filters.RelationFilter, request, queryset)
-        return paginate(self, request, relation_rows(queryset), relation_dict)
+        return paginate(self, request, relation_rows(queryset), relation_dict, MAX_ROW_PAGE_SIZE)
 
 
 def _span_in_set_by_uuid(annotation_set: AnnotationSet, span_uuid: uuid.UUID, field: str) -> Span:
@@ -545,14 +554,14 @@ def _span_in_set_by_uuid(annotation_set: AnnotationSet, span_uuid: uuid.UUID, fi
 
 class SetRelationListApi(APIView):
     @extend_schema(
-        parameters=PAGE_PARAMETERS,
+        parameters=ROW_PAGE_PARAMETERS,
         responses={200: serializers.RelationPageSerializer, **ERRORS},
         summary="Relations of a set",
     )
     def get(self, request: Request, set_id: int) -> Response:
         annotation_set = selectors.annotation_set_get(set_id=set_id, user=request.user)
         queryset = relation_rows(Relation.objects.filter(annotation_set=annotation_set))
-        response = paginate(self, request, queryset, relation_dict)
+        response = paginate(self, request, queryset, relation_dict, MAX_ROW_PAGE_SIZE)
         response["ETag"] = etag(annotation_set.version)
         return response
 
@@ -759,7 +768,7 @@ class ProjectChangeFeedApi(APIView):
         filters=True,
         parameters=[
             OpenApiParameter("after", OpenApiTypes.INT, description="The last change id you have; 0 to start."),
-            OpenApiParameter("page_size", OpenApiTypes.INT, description=f"1 to {MAX_PAGE_SIZE}."),
+            OpenApiParameter("page_size", OpenApiTypes.INT, description=f"1 to {MAX_ROW_PAGE_SIZE}."),
         ],
         responses={200: serializers.ChangePageSerializer, **ERRORS},
         summary="What changed since `after`, deletions included, in commit-safe order",
@@ -771,7 +780,7 @@ class ProjectChangeFeedApi(APIView):
     def get(self, request: Request, project_id: int) -> Response:
         project = selectors.project_get(project_id=project_id, user=request.user)
         after = _int_param(request, "after", default=0, minimum=0)
-        page_size = _int_param(request, "page_size", default=100, minimum=1, maximum=MAX_PAGE_SIZE)
+        page_size = _int_param(request, "page_size", default=100, minimum=1, maximum=MAX_ROW_PAGE_SIZE)
         # The bound is taken before reading, so nothing committed later can slip in below it.
         bound = feed.safe_bound()
         queryset = Change.objects.filter(project=project, pk__gt=after).filter(

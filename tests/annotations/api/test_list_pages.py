@@ -165,3 +165,28 @@ def test_an_indent_in_accept_still_pretty_prints(world, api_for):
     response = api_for(world.analyst).get("/api/v1/me/", HTTP_ACCEPT="application/json; indent=2")
     assert response.status_code == 200
     assert response.content.decode().startswith('{\n  "user"')
+
+
+def test_small_row_lists_page_up_to_5000_and_documents_up_to_1000():
+    from rest_framework.request import Request
+    from rest_framework.test import APIRequestFactory
+
+    from annotations.api.pagination import MAX_PAGE_SIZE, MAX_ROW_PAGE_SIZE, page_size_from
+
+    def size(raw: str, **limit: int) -> int:
+        return page_size_from(Request(APIRequestFactory().get("/", {"page_size": raw})), **limit)
+
+    assert (MAX_PAGE_SIZE, MAX_ROW_PAGE_SIZE) == (1000, 5000)
+    assert size("9000") == 1000 and size("9000", max_size=MAX_ROW_PAGE_SIZE) == 5000
+    assert size("2500", max_size=MAX_ROW_PAGE_SIZE) == 2500 and size("2500") == 1000
+
+
+def test_the_schema_documents_each_lists_bound(api_for, world):
+    schema = api_for(world.analyst).get("/api/v1/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+
+    def described(path: str) -> str:
+        parameters = schema["paths"][path]["get"]["parameters"]
+        return next(p["description"] for p in parameters if p["name"] == "page_size")
+
+    assert described("/api/v1/projects/{project_id}/spans/") == "1 to 5000."
+    assert described("/api/v1/projects/{project_id}/documents/") == "1 to 1000."
