@@ -242,6 +242,34 @@ def _record(
     return fastsql.insert(change)
 
 
+def _insert_with_history(
+    locked: AnnotationSet,
+    instance: Span | Relation,
+    object_type: str,
+    snapshot: dict[str, Any],
+    *,
+    actor: Any,
+    group: uuid.UUID | None,
+) -> None:
+    """A create's three writes, the new row, the version bump and its history row, in one
+    round trip (fastsql.Batch): nothing in them waits for another's result."""
+    batch = fastsql.Batch()
+    batch.insert(instance)
+    _bump_version(locked, batch)
+    _record(
+        locked,
+        object_type=object_type,
+        object_uuid=instance.uuid,
+        action=ChangeAction.CREATE,
+        before=None,
+        after=snapshot,
+        actor=actor,
+        group=group or uuid.uuid4(),
+        batch=batch,
+    )
+    batch.run()
+
+
 def _clean_note(note: str) -> str:
     if not isinstance(note, str):
         raise InvalidInput("note must be text", field="note")
@@ -384,22 +412,7 @@ def span_create(
         )
         if span_uuid is not None:
             span.uuid = span_uuid
-        # The span, the version bump and the history row in one round trip (fastsql.Batch).
-        batch = fastsql.Batch()
-        batch.insert(span)
-        _bump_version(locked, batch)
-        _record(
-            locked,
-            object_type=ChangeObject.SPAN,
-            object_uuid=span.uuid,
-            action=ChangeAction.CREATE,
-            before=None,
-            after=span_snapshot(span),
-            actor=actor,
-            group=group or uuid.uuid4(),
-            batch=batch,
-        )
-        batch.run()
+        _insert_with_history(locked, span, ChangeObject.SPAN, span_snapshot(span), actor=actor, group=group)
         return span
 
 
@@ -577,21 +590,9 @@ def relation_create(
         )
         if relation_uuid is not None:
             relation.uuid = relation_uuid
-        batch = fastsql.Batch()  # the link, the version bump and the history row in one round trip
-        batch.insert(relation)
-        _bump_version(locked, batch)
-        _record(
-            locked,
-            object_type=ChangeObject.RELATION,
-            object_uuid=relation.uuid,
-            action=ChangeAction.CREATE,
-            before=None,
-            after=relation_snapshot(relation),
-            actor=actor,
-            group=group or uuid.uuid4(),
-            batch=batch,
+        _insert_with_history(
+            locked, relation, ChangeObject.RELATION, relation_snapshot(relation), actor=actor, group=group
         )
-        batch.run()
         return relation
 
 
