@@ -24,7 +24,7 @@ from typing import Any
 from uuid import UUID
 
 import psycopg
-from django.db import IntegrityError, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, transaction
 from django.utils import timezone
 
 from annotations.exceptions import InvalidInput
@@ -65,15 +65,14 @@ class BulkInvalid(InvalidInput):
 @dataclass
 class BulkResult:
     annotation_set: AnnotationSet
-    span_uuids: list[UUID] = field(default_factory=list)
-    relation_uuids: list[UUID] = field(default_factory=list)
+    span_uuids: list[str] = field(default_factory=list)
+    relation_uuids: list[str] = field(default_factory=list)
 
 
 @dataclass
 class _PlannedSpan:
     index: int
-    uuid: UUID
-    client_uuid: bool  # chosen by the client, so it may already be taken
+    uuid: UUID | None  # chosen by the client (so it may already be taken), else None: _write draws one
     label: str
     start: int
     end: int
@@ -85,8 +84,7 @@ class _PlannedSpan:
 @dataclass
 class _PlannedRelation:
     index: int
-    uuid: UUID
-    client_uuid: bool
+    uuid: UUID | None  # as _PlannedSpan.uuid
     type: str
     source: UUID
     target: UUID
@@ -126,8 +124,8 @@ def _check_spans(
             if not isinstance(item, Mapping):
                 raise InvalidInput("each span must be an object")
             given = item.get("uuid")
-            span_uuid = _as_uuid(given) if given is not None else uuid.uuid4()
-            if span_uuid in label_by_uuid:
+            span_uuid = _as_uuid(given) if given is not None else None
+            if span_uuid is not None and span_uuid in label_by_uuid:
                 raise InvalidInput("this uuid appears twice in the request", field="uuid")
             label = item.get("label")
             if not isinstance(label, str):
@@ -144,10 +142,11 @@ def _check_spans(
         except InvalidInput as error:
             errors.append(ItemError("spans", index, error.message, error.field))
             continue
-        label_by_uuid[span_uuid] = label
+        if span_uuid is not None:  # only a client-chosen uuid can be named by a relation
+            label_by_uuid[span_uuid] = label
         # start, end and quote passed _check_offsets: two ints and the text between them.
         planned.append(
-            _PlannedSpan(index, span_uuid, given is not None, label, item["start"], item["end"], item["quote"],
+            _PlannedSpan(index, span_uuid, label, item["start"], item["end"], item["quote"],
                          attributes, note)
         )  # fmt: skip
     return planned, label_by_uuid
@@ -191,8 +190,8 @@ def _check_relations(
     for index, item, source, target in parsed:
         try:
             given = item.get("uuid")
-            relation_uuid = _as_uuid(given) if given is not None else uuid.uuid4()
-            if relation_uuid in seen_uuids:
+            relation_uuid = _as_uuid(given) if given is not None else None
+            if relation_uuid is not None and relation_uuid in seen_uuids:
                 raise InvalidInput("this uuid appears twice in the request", field="uuid")
             type_ = item.get("type")
             if not isinstance(type_, str):
@@ -217,10 +216,9 @@ def _check_relations(
             errors.append(ItemError("relations", index, error.message, error.field))
             continue
         seen_links.add((type_, source, target))
-        seen_uuids.add(relation_uuid)
-        planned.append(
-            _PlannedRelation(index, relation_uuid, given is not None, type_, source, target, attributes, note)
-        )
+        if relation_uuid is not None:
+            seen_uuids.add(relation_uuid)
+        planned.append(_PlannedRelation(index, relation_uuid, type_, source, target, attributes, note))
     return planned, existing
 
 
@@ -228,7 +226,7 @@ def _taken_uuid_errors(
     model: type[Span] | type[Relation], kind: str, planned: Sequence[_PlannedSpan | _PlannedRelation]
 ) -> list[ItemError]:
     """Client-chosen uuids that already exist (anywhere: uuids are global). Ours are fresh uuid4s."""
-    chosen = {item.uuid: item.index for item in planned if item.client_uuid}
+    chosen = {item.uuid: item.index for item in planned if item.uuid is not None}
     if not chosen:
         return []
     taken = set(model.objects.filter(uuid__in=list(chosen)).values_list("uuid", flat=True))
@@ -282,56 +280,83 @@ def spans_bulk_create(
     if errors:
         raise BulkInvalid(errors)
 
-    now = timezone.now()
-    set_id = locked.pk
     try:
-        span_rows: list[tuple[Any, ...]] = [
-            (s.uuid, set_id, s.label, s.start, s.end, s.quote, s.attributes, s.note, {}, now, now)
-            for s in planned_spans
-        ]
-        if not planned_relations:
-            jobs._insert_unnumbered(jobs._SPANS, span_rows)
-            id_by_uuid: dict[UUID, int] = {}
-        else:  # the relations point at the new spans: number them first
-            span_ids = jobs._insert(jobs._SPANS, span_rows)
-            id_by_uuid = {s.uuid: pk for s, pk in zip(planned_spans, span_ids, strict=True)}
-            id_by_uuid.update({span_uuid: pk for span_uuid, (pk, _) in existing.items()})
-        jobs._insert_unnumbered(
-            jobs._RELATIONS,
-            [
-                (r.uuid, set_id, r.type, id_by_uuid[r.source], id_by_uuid[r.target], r.attributes, r.note, {}, now, now)
-                for r in planned_relations
-            ],
-        )
+        span_uuids, relation_uuids = _write(locked, planned_spans, planned_relations, existing, actor)
     except (IntegrityError, psycopg.IntegrityError):  # COPY runs on psycopg's own cursor, unwrapped by Django
         # The checks above cover every known cause under the set lock; a concurrent writer
         # taking the same client-chosen uuid in another set remains. Nothing is kept.
         raise InvalidInput("a uuid or link in this request already exists", field="spans") from None
+    return BulkResult(annotation_set=locked, span_uuids=span_uuids, relation_uuids=relation_uuids)
 
+
+def _write(
+    locked: AnnotationSet,
+    spans: Sequence[_PlannedSpan],
+    relations: Sequence[_PlannedRelation],
+    existing: Mapping[UUID, tuple[int, str]],
+    actor: Any,
+) -> tuple[list[str], list[str]]:
+    """The checked items' rows, the version bump and one history row per object; returns the new uuids.
+
+    History rows carry the set's version after the batch and share one group, so a
+    single undo reverts the whole batch. Items without a client-chosen uuid get one
+    here, already spelled: nothing in the request can name them.
+    """
     annotating._bump_version(locked)
-    # History: one create per object, one group (one undo reverts the batch), the new version on each.
-    group = uuid.uuid4()
+    fresh = iter(jobs._uuid4_strings(sum(s.uuid is None for s in spans) + sum(r.uuid is None for r in relations)))
+    span_uuids = [next(fresh) if s.uuid is None else str(s.uuid) for s in spans]
+    relation_uuids = [next(fresh) if r.uuid is None else str(r.uuid) for r in relations]
+    set_id, project_id, version = locked.pk, locked.document.project_id, locked.version
     actor_id = actor.pk if getattr(actor, "is_authenticated", False) else None
-    project_id = locked.document.project_id
-    version = locked.version
-    history_at = timezone.now()  # inside the transaction, after it started: what the changes feed relies on
-    history = [
-        (project_id, set_id, ChangeObject.SPAN.value, s.uuid, ChangeAction.CREATE.value, None,
-         {"uuid": str(s.uuid), "label": s.label, "start": s.start, "end": s.end, "quote": s.quote,
-          "attributes": s.attributes, "note": s.note, "provenance": {}},
-         group, version, None, actor_id, history_at)
-        for s in planned_spans
-    ]  # fmt: skip
-    history += [
-        (project_id, set_id, ChangeObject.RELATION.value, r.uuid, ChangeAction.CREATE.value, None,
-         {"uuid": str(r.uuid), "type": r.type, "source": str(r.source), "target": str(r.target),
+    group = str(uuid.uuid4())
+    span_type, relation_type, create = ChangeObject.SPAN.value, ChangeObject.RELATION.value, ChangeAction.CREATE.value
+    now = timezone.now()  # rows and history alike, inside the transaction: the changes feed relies on it
+    span_rows = [
+        (span_uuid, set_id, s.label, s.start, s.end, s.quote, s.attributes, s.note, {}, now, now)
+        for s, span_uuid in zip(spans, span_uuids, strict=True)
+    ]
+
+    def span_history(row: tuple[Any, ...]) -> tuple[Any, ...]:
+        span_uuid, _, label, start, end, quote, attributes, note, provenance, _, _ = row
+        after = {
+            "uuid": span_uuid, "label": label, "start": start, "end": end, "quote": quote,
+            "attributes": attributes, "note": note, "provenance": provenance,
+        }  # fmt: skip
+        return (project_id, set_id, span_type, span_uuid, create, None, after, group, version, None, actor_id, now)
+
+    relation_history = [
+        (project_id, set_id, relation_type, relation_uuid, create, None,
+         {"uuid": relation_uuid, "type": r.type, "source": str(r.source), "target": str(r.target),
           "attributes": r.attributes, "note": r.note, "provenance": {}},
-         group, version, None, actor_id, history_at)
-        for r in planned_relations
+         group, version, None, actor_id, now)
+        for r, relation_uuid in zip(relations, relation_uuids, strict=True)
     ]  # fmt: skip
-    jobs._insert_unnumbered(jobs._CHANGES, history)
-    return BulkResult(
-        annotation_set=locked,
-        span_uuids=[s.uuid for s in planned_spans],
-        relation_uuids=[r.uuid for r in planned_relations],
-    )
+    # Relations point at span ids, so the new spans are numbered first when there are relations.
+    postgres = connections[DEFAULT_DB_ALIAS].vendor == "postgresql"
+    if postgres:
+        span_ids = jobs._reserve_ids(jobs._SPANS, len(span_rows)) if relations and span_rows else []
+        change_lines: list[str] = []
+        # The server inserts spans while their history lines are spelled here (jobs._copy_stream).
+        with jobs._copy_stream(jobs._SPANS, with_ids=bool(span_ids)) as add_span_line:
+            for position, row in enumerate(span_rows):
+                line = jobs._span_line(row)
+                add_span_line(f"{span_ids[position]}\t{line}" if span_ids else line)
+                change_lines.append(jobs._change_line(span_history(row)))
+    else:
+        span_ids = jobs._insert(jobs._SPANS, span_rows)
+    if relations:
+        id_by_uuid = {UUID(span_uuid): pk for span_uuid, pk in zip(span_uuids, span_ids, strict=True)}
+        id_by_uuid.update({span_uuid: pk for span_uuid, (pk, _) in existing.items()})
+        jobs._insert_unnumbered(
+            jobs._RELATIONS,
+            [
+                (relation_uuid, set_id, r.type, id_by_uuid[r.source], id_by_uuid[r.target], r.attributes, r.note, {},
+                 now, now)
+                for r, relation_uuid in zip(relations, relation_uuids, strict=True)
+            ],
+        )  # fmt: skip
+    if postgres:
+        jobs._copy_lines(jobs._CHANGES, change_lines + [jobs._change_line(row) for row in relation_history])
+    else:
+        jobs._insert_unnumbered(jobs._CHANGES, [span_history(row) for row in span_rows] + relation_history)
+    return span_uuids, relation_uuids

@@ -853,15 +853,9 @@ class _Runner:
         while the next relations and history lines are spelled here. Built first and
         sent afterwards, the server sat idle for the Python half of each batch.
         """
-        db = connections[DEFAULT_DB_ALIAS]
-        quote_name = db.ops.quote_name
         span_count = sum(len(plan.spans) for _, plan, _ in planned)
         relation_count = sum(len(plan.relations) for _, plan, _ in planned)
-        with db.cursor() as cursor:
-            cursor.execute(
-                "SELECT nextval(%s::regclass) FROM generate_series(1, %s)", [_sequence_name(db, _SPANS), span_count]
-            )
-            span_ids = iter([pk for (pk,) in cursor.fetchall()])
+        span_ids = iter(_reserve_ids(_SPANS, span_count))
         # Strings once: each goes into its row and its history snapshot.
         fresh_uuids = iter(_uuid4_strings(span_count + relation_count))
         project_id, actor_id = self.project.pk, self.job.created_by_id
@@ -869,10 +863,7 @@ class _Runner:
         create = ChangeAction.CREATE.value
         relation_lines: list[str] = []
         change_lines: list[str] = []
-        span_lines: list[str] = []
-        columns = ", ".join(quote_name(column) for column in _SPANS.columns)
-        statement = f"COPY {quote_name(_SPANS.table)} ({columns}) FROM STDIN"
-        with db.cursor() as cursor, cursor.cursor.copy(statement) as copy:
+        with _copy_stream(_SPANS, with_ids=True) as add_span_line:
             for set_id, (_, plan, group) in zip(set_ids, planned, strict=True):
                 by_local_id: dict[str, tuple[int, str]] = {}
                 version = 1
@@ -881,7 +872,7 @@ class _Runner:
                     by_local_id[local_id] = (span_id, span_uuid)
                     version += 1
                     span_row = (span_uuid, set_id, label, start, end, quote, attributes, note, provenance, now, now)
-                    span_lines.append(f"{span_id}\t{_span_line(span_row)}")
+                    add_span_line(f"{span_id}\t{_span_line(span_row)}")
                     after = {
                         "uuid": span_uuid, "label": label, "start": start, "end": end, "quote": quote,
                         "attributes": attributes, "note": note, "provenance": provenance,
@@ -909,11 +900,6 @@ class _Runner:
                         _change_line((project_id, set_id, relation_type, relation_uuid, create, None, after, group,
                                       version, None, actor_id, now))
                     )  # fmt: skip
-                if len(span_lines) >= _LINES_PER_WRITE:
-                    copy.write("".join(span_lines))
-                    span_lines.clear()
-            if span_lines:
-                copy.write("".join(span_lines))
         _copy_lines(_RELATIONS, relation_lines)
         _copy_lines(_CHANGES, change_lines)
         self.summary["spans_created"] += span_count
@@ -1197,13 +1183,8 @@ def _insert(table: _Table, rows: list[tuple[Any, ...]]) -> list[int]:
         return [obj.pk for obj in objects]
     quote = db.ops.quote_name
     conversions = table.conversions
+    ids = _reserve_ids(table, len(rows))
     with db.cursor() as cursor:
-        # The sequence is named once per connection: pg_get_serial_sequence inside the
-        # query ran once per row (nextval is volatile), a tenth of the server's import time.
-        cursor.execute(
-            "SELECT nextval(%s::regclass) FROM generate_series(1, %s)", [_sequence_name(db, table), len(rows)]
-        )
-        ids = [pk for (pk,) in cursor.fetchall()]
         columns = ", ".join(quote(column) for column in table.columns)
         with cursor.cursor.copy(f"COPY {quote(table.table)} ({columns}) FROM STDIN") as copy:
             if table.table in _LINE_SPELLERS:
@@ -1219,6 +1200,42 @@ def _insert(table: _Table, rows: list[tuple[Any, ...]]) -> list[int]:
                         values[position] = conversion(values[position])
                 copy.write_row(values)
     return ids
+
+
+def _reserve_ids(table: _Table, count: int) -> list[int]:
+    """`count` new ids from the table's sequence in one query (PostgreSQL), for rows that others point at."""
+    db = connections[DEFAULT_DB_ALIAS]
+    with db.cursor() as cursor:
+        # The sequence is named once per connection: pg_get_serial_sequence inside the
+        # query ran once per row (nextval is volatile), a tenth of the server's import time.
+        cursor.execute("SELECT nextval(%s::regclass) FROM generate_series(1, %s)", [_sequence_name(db, table), count])
+        return [pk for (pk,) in cursor.fetchall()]
+
+
+@contextlib.contextmanager
+def _copy_stream(table: _Table, *, with_ids: bool) -> Iterator[Callable[[str], None]]:
+    """A COPY into `table` (PostgreSQL) fed one spelled line at a time; yields the function that takes a line.
+
+    Every few thousand lines go to the server, which inserts them while the caller
+    spells the next rows (of this table and of others): the two cores work at once,
+    where spelling everything first left the server idle for the Python half.
+    Lines carry the id first when `with_ids`, else the identity default numbers them.
+    """
+    db = connections[DEFAULT_DB_ALIAS]
+    quote = db.ops.quote_name
+    columns = ", ".join(quote(column) for column in (table.columns if with_ids else table.columns[1:]))
+    pending: list[str] = []
+    with db.cursor() as cursor, cursor.cursor.copy(f"COPY {quote(table.table)} ({columns}) FROM STDIN") as copy:
+
+        def add(line: str) -> None:
+            pending.append(line)
+            if len(pending) >= _LINES_PER_WRITE:
+                copy.write("".join(pending))
+                pending.clear()
+
+        yield add
+        if pending:
+            copy.write("".join(pending))
 
 
 def _copy_lines(table: _Table, lines: list[str]) -> None:

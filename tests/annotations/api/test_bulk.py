@@ -199,3 +199,50 @@ def test_a_bulk_request_costs_the_same_queries_for_ten_items_or_a_hundred(world,
         counts.append(len([q for q in queries if connection.vendor == "postgresql" or "INSERT" not in q["sql"]]))
     assert counts[0] == counts[1]
     assert Span.objects.filter(annotation_set=world.other_set).count() == 100
+
+
+def test_a_large_batch_streams_in_chunks_and_each_item_keeps_its_uuid_row_and_history(world, api_for):
+    # More spans than one COPY write carries (jobs._LINES_PER_WRITE), so the numbered, chunked
+    # stream is crossed; client-chosen uuids mixed with server-drawn ones, and relations between them.
+    from annotations.services import jobs
+
+    text = world.document.text
+    offsets = words(text)
+    said = text.index("said")
+    attribution_id, claim_id = str(uuid.uuid4()), str(uuid.uuid4())
+    plain = [
+        {"label": "claim", "start": s, "end": e, "quote": text[s:e]}
+        for s, e in (offsets * (jobs._LINES_PER_WRITE // len(offsets) + 2))[: jobs._LINES_PER_WRITE + 300]
+    ]
+    named = [
+        {"uuid": attribution_id, "label": "attribution", "start": 0, "end": said + 4, "quote": text[: said + 4]},
+        {"uuid": claim_id, "label": "claim", "start": said + 5, "end": text.index("."),
+         "quote": text[said + 5 : text.index(".")]},
+    ]  # fmt: skip
+    body = {
+        "spans": plain[:1000] + named + plain[1000:],
+        "relations": [{"type": "sources", "source": attribution_id, "target": claim_id}],
+    }
+    response = bulk(api_for(world.analyst), world, body)
+    assert response.status_code == 201, response.json()
+    result = response.json()
+    assert len(result["spans"]) == len(body["spans"]) == len(set(result["spans"]))
+    assert result["spans"][1000:1002] == [attribution_id, claim_id]
+    assert all(uuid.UUID(value).version == 4 for value in result["spans"] + result["relations"])
+    rows = {str(span.uuid): span for span in Span.objects.filter(annotation_set=world.analyst_set)}
+    for span_uuid, item in zip(result["spans"], body["spans"], strict=True):
+        span = rows[span_uuid]
+        assert (span.label, span.start, span.end, span.quote) == (
+            item["label"],
+            item["start"],
+            item["end"],
+            item["quote"],
+        )
+    history = {str(change.object_uuid): change for change in Change.objects.filter(annotation_set=world.analyst_set)}
+    assert set(history) == set(result["spans"]) | set(result["relations"])
+    for span_uuid in result["spans"][::97] + [attribution_id, claim_id]:
+        assert history[span_uuid].after == annotating.span_snapshot(rows[span_uuid])
+        assert history[span_uuid].set_version == result["version"]
+    relation = Relation.objects.get(uuid=result["relations"][0])
+    assert (str(relation.source.uuid), str(relation.target.uuid)) == (attribution_id, claim_id)
+    assert history[result["relations"][0]].after["source"] == attribution_id
