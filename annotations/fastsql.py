@@ -28,10 +28,20 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Field, Model
 
 Converter = Callable[[Any, Any, Any], Any]
+
+
+def _db() -> BaseDatabaseWrapper:
+    """The connection itself, looked up once per call instead of through `django.db.connection`.
+
+    The proxy resolves the connection on every attribute read (a context-local lookup); a create
+    reads it about fifty times, directly and through the fields' get_db_prep_save and converters.
+    """
+    return connections[DEFAULT_DB_ALIAS]
 
 
 def quote(name: str) -> str:
@@ -59,16 +69,24 @@ class Columns:
 
     def convert(self, values: Sequence[Any]) -> list[Any]:
         """This column list's values as the ORM would give them (UUIDs, datetimes, JSON on every backend)."""
+        return self._convert(values, _db())
+
+    def _convert(self, values: Sequence[Any], db: BaseDatabaseWrapper) -> list[Any]:
         converted = []
         for value, (converters, expression) in zip(values, self.converters, strict=True):
             for converter in converters:
-                value = converter(value, expression, connection)
+                value = converter(value, expression, db)
             converted.append(value)
         return converted
 
     def build(self, values: Sequence[Any]) -> Any:
         """A model instance from this column list's values (converted as the ORM would)."""
-        return self.model.from_db(connection.alias, [field.attname for field in self.fields], self.convert(values))
+        db = _db()
+        return self.model.from_db(db.alias, self.attnames, self._convert(values, db))
+
+    @functools.cached_property
+    def attnames(self) -> tuple[str, ...]:
+        return tuple(field.attname for field in self.fields)
 
 
 @functools.cache
@@ -92,7 +110,7 @@ def _columns(model: type[Model], names: tuple[str, ...] | None, vendor: str) -> 
 
 def columns(model: type[Model], names: Iterable[str] | None = None) -> Columns:
     """All concrete columns of `model`, or those named (field names or attnames), in field order."""
-    return _columns(model, None if names is None else tuple(sorted(names)), connection.vendor)
+    return _columns(model, None if names is None else tuple(sorted(names)), _db().vendor)
 
 
 def attach(instance: Model, field_name: str, related: Model) -> None:
@@ -106,7 +124,7 @@ def storable_id(model: type[Model], value: Any) -> bool:
     URLs carry ids of any length; the ORM answers "no such row" for one out of range,
     and so must a hand-written lookup, instead of the driver's overflow error.
     """
-    low, high = connection.ops.integer_field_range(model._meta.pk.get_internal_type())  # type: ignore[union-attr]
+    low, high = _db().ops.integer_field_range(model._meta.pk.get_internal_type())  # type: ignore[union-attr]
     return isinstance(value, int) and (low is None or value >= low) and (high is None or value <= high)
 
 
@@ -122,12 +140,12 @@ def for_update_of(alias: str) -> str:
 def statement(build: Callable[..., str]) -> Callable[..., str]:
     """Cache the SQL text `build(*args)` returns, per database vendor: written once, not on every request."""
     cached = functools.cache(lambda vendor, *args: build(*args))
-    return lambda *args: cached(connection.vendor, *args)
+    return lambda *args: cached(_db().vendor, *args)
 
 
 def mark_locked(instance: Model) -> None:
     """Note that `instance` was read with FOR UPDATE inside the transaction now open."""
-    instance._fastsql_locked_by = connection.atomic_blocks[0]  # type: ignore[attr-defined]
+    instance._fastsql_locked_by = _db().atomic_blocks[0]  # type: ignore[attr-defined]
 
 
 def locked_in_this_transaction(instance: Model) -> bool:
@@ -137,17 +155,20 @@ def locked_in_this_transaction(instance: Model) -> bool:
     reference to it, so no later transaction can reuse its identity.
     """
     marker = getattr(instance, "_fastsql_locked_by", None)
-    return marker is not None and connection.in_atomic_block and connection.atomic_blocks[0] is marker
+    if marker is None:
+        return False
+    db = _db()
+    return db.in_atomic_block and db.atomic_blocks[0] is marker
 
 
 def fetch_all(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-    with connection.cursor() as cursor:
+    with _db().cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
 
 
 def fetch_one(sql: str, params: Sequence[Any]) -> tuple[Any, ...] | None:
-    with connection.cursor() as cursor:
+    with _db().cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchone()
 
@@ -202,22 +223,23 @@ class Batch:
         self._statements: list[tuple[str, list[Any], Model | None]] = []
 
     def insert(self, instance: Model) -> None:
-        sql, fields = _insert_sql(type(instance), connection.vendor)
-        params = [field.get_db_prep_save(field.pre_save(instance, True), connection) for field in fields]
+        db = _db()
+        sql, fields = _insert_sql(type(instance), db.vendor)
+        params = [field.get_db_prep_save(field.pre_save(instance, True), db) for field in fields]
         self._statements.append((sql, params, instance))
 
     def update(self, model: type[Model], pk: Any, values: Mapping[str, Any]) -> None:
-        sql, fields = _update_sql(model, tuple(values), connection.vendor)
-        params = [
-            field.get_db_prep_save(value, connection) for field, value in zip(fields, values.values(), strict=True)
-        ]
+        db = _db()
+        sql, fields = _update_sql(model, tuple(values), db.vendor)
+        params = [field.get_db_prep_save(value, db) for field, value in zip(fields, values.values(), strict=True)]
         self._statements.append((sql, [*params, pk], None))
 
     def run(self) -> None:
         statements, self._statements = self._statements, []
-        returning = connection.features.can_return_columns_from_insert
-        with connection.cursor() as cursor:
-            if connection.vendor == "postgresql" and len(statements) > 1:
+        db = _db()
+        returning = db.features.can_return_columns_from_insert
+        with db.cursor() as cursor:
+            if db.vendor == "postgresql" and len(statements) > 1:
                 cursor.execute(
                     ";\n".join(sql for sql, _, _ in statements), [p for _, params, _ in statements for p in params]
                 )
@@ -225,18 +247,18 @@ class Batch:
                     if index:
                         cursor.nextset()
                     if instance is not None:
-                        _saved(instance, cursor.fetchone()[0])
+                        _saved(instance, cursor.fetchone()[0], db.alias)
                 return
             for sql, params, instance in statements:
                 cursor.execute(sql, params)
                 if instance is not None:
-                    _saved(instance, cursor.fetchone()[0] if returning else cursor.lastrowid)
+                    _saved(instance, cursor.fetchone()[0] if returning else cursor.lastrowid, db.alias)
 
 
-def _saved(instance: Model, pk: Any) -> None:
+def _saved(instance: Model, pk: Any, alias: str) -> None:
     instance.pk = pk
     instance._state.adding = False
-    instance._state.db = connection.alias
+    instance._state.db = alias
 
 
 @functools.cache

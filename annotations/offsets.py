@@ -10,6 +10,10 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Sequence
 
+# The largest offset the database can slice a text at (substr() takes 32-bit positions); every text
+# is far shorter. A larger offset is simply past the end of the text, and must be refused as such.
+MAX_TEXT_OFFSET = 2**31 - 1
+
 
 def _is_astral(char: str) -> bool:
     return ord(char) > 0xFFFF

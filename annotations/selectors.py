@@ -17,6 +17,7 @@ from django.http import Http404
 
 from annotations import access, fastsql
 from annotations.models import AnnotationSet, Change, Document, Job, Membership, Project, Relation, SetState, Span
+from annotations.offsets import MAX_TEXT_OFFSET
 
 
 def project_list_for_user(*, user: Any) -> QuerySet[Project]:
@@ -153,7 +154,11 @@ def annotation_set_get_for_write(
     set_columns, project_columns = fastsql.columns(AnnotationSet), fastsql.columns(Project, _PROJECT_FIELDS_FOR_WRITE)
     params: list[Any] = []
     with_piece = False
-    if text_range is not None and all(type(v) is int for v in text_range) and 0 <= text_range[0] < text_range[1]:
+    if (
+        text_range is not None
+        and all(type(v) is int for v in text_range)
+        and 0 <= text_range[0] < text_range[1] <= MAX_TEXT_OFFSET  # substr()'s bound: a 400, not a 500
+    ):
         start, end = text_range
         params, with_piece = [start + 1, end - start], True
     params += [user.pk if user is not None and user.is_authenticated else None, set_id]

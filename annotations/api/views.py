@@ -486,7 +486,10 @@ class SetSpanListApi(APIView):
             annotation_set = selectors.annotation_set_get_for_write(
                 set_id=set_id, user=request.user, lock=True, text_range=offsets_hint(request)
             )
-            data = validated(serializers.SpanCreateSerializer, request.data).validated_data
+            body = request.data
+            if not isinstance(body, dict):
+                raise ParseError("The request body must be a JSON object.")
+            data = serializers.span_create_input(body)
             span = annotating.span_create(
                 annotation_set=annotation_set, actor=request.user, expected_version=expected_version(request),
                 label=data["label"], start=data["start"], end=data["end"], quote=data["quote"],

@@ -93,6 +93,8 @@ def test_a_span_after_an_emoji_uses_code_point_offsets(world):
         (10, 10, "end", "must be after start"),
         (10, 4, "end", "must be after start"),
         (0, 10_000, "end", "past the end of the text"),
+        (0, 2**31, "end", "past the end of the text"),  # beyond substr()'s 32-bit positions: refused, not a 500
+        (2**40, 2**40 + 5, "end", "past the end of the text"),
         ("3", 8, "start", "whole numbers"),
         (3.0, 8, "start", "whole numbers"),
         (True, 8, "start", "whole numbers"),
