@@ -176,6 +176,10 @@ def main() -> None:
     print(f"database: {connection.vendor} {settings.DATABASES['default']['NAME']}")
     call_command("migrate", verbosity=0)
     project, big, secret = setup_data(args.spans, args.documents)
+    # Load the app as a gunicorn worker does (workbench/wsgi.py), which also moves the loaded
+    # process's objects out of the garbage collector's reach (its freeze_startup_objects).
+    import workbench.wsgi  # noqa: F401, E402
+
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
 
