@@ -71,6 +71,10 @@ RENDER_READERS = 2
 STREAM_ROWS = 5000
 EXPORT_WORK_MEM = "64MB"
 PROGRESS_EVERY_SECONDS = 1.0
+# Rendered rows (a kept set each) handed to the exporter as one value: about 1 MB of JSONL with 2 KB documents.
+JOINED_ROWS = 256
+# The file being written goes to disk in steps of at least this many bytes (see `_EarlyWriteback`).
+WRITEBACK_BYTES = 4 << 20
 FILTER_KEYS = frozenset({"labels", "states", "import_job", "date_from", "date_to"})
 
 
@@ -413,7 +417,8 @@ def export_rendered(
     snapshot_id: str | None = None,
     chunk_size: int | None = None,
 ) -> Iterator[bytes]:
-    """Yield the export as the bytes of `format`, a kept set at a time, rendered by PostgreSQL (exporting_sql.py).
+    """Yield the export as the bytes of `format`, JOINED_ROWS rows at a time, rendered by PostgreSQL
+    (exporting_sql.py).
 
     The same documents, sets, filters and order as `export_documents`, and the
     same bytes as its exporter writes from them; call inside `_snapshot`.
@@ -441,32 +446,37 @@ def export_rendered(
         keep_bare_documents=keep_bare_documents,
     )
 
-    def render_chunk(index: int, using: str) -> list[tuple[int, int, int, int, bytes]]:
+    def render_chunk(index: int, using: str) -> list[tuple[Any, ...]]:
         following = starts[index + 1] if index + 1 < len(starts) else None
         return exporting_sql.rendered_documents(query.sql, query.params(starts[index], following), using)
 
     readers = getattr(settings, "CLAIMBENCH_EXPORT_READERS", RENDER_READERS)
     if snapshot_id is None or readers < 2 or len(starts) < 2:
-        chunks: Iterator[list[tuple[int, int, int, int, bytes]]] = (
+        chunks: Iterator[list[tuple[Any, ...]]] = (
             render_chunk(index, DEFAULT_DB_ALIAS) for index in range(len(starts))
         )
     else:
         chunks = _render_in_parallel(render_chunk, len(starts), snapshot_id, readers)
+    # Rows come out joined, JOINED_ROWS at a time (about a megabyte): fewer steps through the generators above
+    # than a value per row, and values small enough to stay in the CPU's caches (a whole chunk joined at once,
+    # 17 MB at 1,000,000 spans, cost three times the CPU to join and write).
     for chunk in chunks:
-        for document_count, set_count, span_count, relation_count, body in chunk:
-            counts.documents += document_count
-            counts.sets += set_count
-            counts.spans += span_count
-            counts.relations += relation_count
-            yield body
+        for first in range(0, len(chunk), JOINED_ROWS):
+            rows = chunk[first : first + JOINED_ROWS]
+            for row in rows:
+                counts.documents += row[0]
+                counts.sets += row[1]
+                counts.spans += row[2]
+                counts.relations += row[3]
+            yield b"".join([piece for row in rows for piece in row[4:]])
 
 
 def _render_in_parallel(
-    render_chunk: Callable[[int, str], list[tuple[int, int, int, int, bytes]]],
+    render_chunk: Callable[[int, str], list[tuple[Any, ...]]],
     chunk_count: int,
     snapshot_id: str,
     readers: int,
-) -> Iterator[list[tuple[int, int, int, int, bytes]]]:
+) -> Iterator[list[tuple[Any, ...]]]:
     """Render chunks on `readers` threads, each with its own connection in the exported snapshot; yield in order.
 
     At most 2 × readers chunks are rendered ahead of the writer, so memory
@@ -495,12 +505,12 @@ def _render_in_parallel(
             local.alias = alias
         return local.alias
 
-    def task(index: int) -> list[tuple[int, int, int, int, bytes]]:
+    def task(index: int) -> list[tuple[Any, ...]]:
         return render_chunk(index, reader_alias())
 
     pool = ThreadPoolExecutor(max_workers=readers, thread_name_prefix="export-reader")
     try:
-        pending: deque[Future[list[tuple[int, int, int, int, bytes]]]] = deque()
+        pending: deque[Future[list[tuple[Any, ...]]]] = deque()
         submitted = 0
         while submitted < chunk_count or pending:
             while submitted < chunk_count and len(pending) < 2 * readers:
@@ -672,6 +682,56 @@ class _ProgressWriter:
             self._side.close()
 
 
+class _EarlyWriteback:
+    """Writes a file that is still growing to disk as it goes: an fdatasync on a background thread,
+    started (if none is running) each time WRITEBACK_BYTES more have been written.
+
+    The fsync before the move into storage then waits only for the last few
+    megabytes instead of the whole file: the disk writes run while PostgreSQL
+    renders the next chunks (about 0.05 s less at 37 MB, 0.2 s or more at 170 MB,
+    on this machine). A hint such as POSIX_FADV_DONTNEED or sync_file_range
+    starts the writes without waiting for them, but here left most of the file
+    for the final fsync. The final fsync stays: this only moves work earlier.
+    An error the background sync meets (a full disk) is raised by `wait`: the
+    kernel reports a write error once, so the final fsync might not see it.
+    """
+
+    def __init__(self, file: Any) -> None:
+        self._file = file
+        self._descriptor = file.fileno()
+        self._started_to = 0
+        self._thread: threading.Thread | None = None
+        self._error: OSError | None = None
+
+    def __call__(self) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            return
+        position = self._file.tell()
+        if position - self._started_to < WRITEBACK_BYTES:
+            return
+        self._file.flush()  # Python's buffer to the kernel, which the sync then writes
+        self._started_to = position
+        self._thread = threading.Thread(target=self._sync, name="export-writeback", daemon=True)
+        self._thread.start()
+
+    def _sync(self) -> None:
+        try:
+            getattr(os, "fdatasync", os.fsync)(self._descriptor)
+        except OSError as error:
+            self._error = error
+
+    def join(self) -> None:
+        """Wait for the running sync, if any (before the file is closed: it syncs by descriptor)."""
+        if self._thread is not None:
+            self._thread.join()
+
+    def wait(self) -> None:
+        """Wait for the running sync and raise the error any sync met."""
+        self.join()
+        if self._error is not None:
+            raise self._error
+
+
 class _FinishedFile(File):
     """The finished temporary file, offered to storage by path: FileSystemStorage then moves it into place
     (a rename on the same filesystem) instead of copying it, as it does with large uploads. Other storages
@@ -706,6 +766,7 @@ def export_job_run(job_id: int, *, progress: Callable[[int, int | None], None] |
     counts = _Counts()
     writer = _ProgressWriter(job, progress)
     stored_name = ""
+    early_writeback: _EarlyWriteback | None = None
     temp = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed in finally, after storage has copied it
         prefix="claimbench-export-",
         suffix=exporter.extension,
@@ -713,6 +774,7 @@ def export_job_run(job_id: int, *, progress: Callable[[int, int | None], None] |
         delete=False,
     )
     try:
+        early_writeback = _EarlyWriteback(temp)
         with _snapshot() as (snapshot_at, isolation, snapshot_id):
             total = _document_rows(job.project, filters).count()
             writer(0, total, force=True)
@@ -727,21 +789,25 @@ def export_job_run(job_id: int, *, progress: Callable[[int, int | None], None] |
                 labels=job.project.parsed_schema.label_keys,
             )
 
-            def with_progress(items: Iterator[Any]) -> Iterator[Any]:
-                for item in items:
+            def with_progress(items: Iterator[Any], writeback_every: int) -> Iterator[Any]:
+                for index, item in enumerate(items):
                     yield item
                     writer(counts.documents, total)
+                    if not index % writeback_every:  # it asks the file where it is: a system call
+                        early_writeback()
 
             if exporting_sql.renders_in_sql(job.format, DEFAULT_DB_ALIAS):
                 rendered = export_rendered(job.project, job.format, scope, filters, counts, snapshot_id=snapshot_id)
-                exporter.write_rendered(with_progress(rendered), temp, manifest)  # type: ignore[attr-defined]
+                # About a megabyte at a time: look at the file after each.
+                exporter.write_rendered(with_progress(rendered, 1), temp, manifest)  # type: ignore[attr-defined]
             else:
                 documents = export_documents(job.project, scope, filters, counts)
-                exporter.write(with_progress(documents), temp, manifest)  # type: ignore[arg-type]  # a binary file
+                exporter.write(with_progress(documents, 64), temp, manifest)  # type: ignore[arg-type]  # a binary file
         # On disk before the job says done: FileSystemStorage then moves this very file into
         # place (a rename), so a crash after "done" cannot leave a missing or truncated result.
         # A full disk shows at write() or here, and fails the job.
         temp.flush()
+        early_writeback.wait()
         os.fsync(temp.fileno())
         temp.seek(0)
         # Named before the copy starts: a disk that fills up mid-copy leaves a partial file, which
@@ -783,6 +849,8 @@ def export_job_run(job_id: int, *, progress: Callable[[int, int | None], None] |
         _fail(job, f"the export stopped: {reason}; no file was kept")
     finally:
         writer.close()
+        if early_writeback is not None:
+            early_writeback.join()
         temp.close()
         with suppress(FileNotFoundError):  # moved into storage
             os.unlink(temp.name)

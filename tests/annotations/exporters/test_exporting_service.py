@@ -3,6 +3,7 @@ from __future__ import annotations
 import datetime
 import errno
 import json
+import os
 from typing import Any
 
 import pytest
@@ -10,10 +11,11 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from annotations.exceptions import InvalidInput, NotAllowed
+from annotations.exporters import base
 from annotations.exporters.claimbench_jsonl import JsonlExporter
 from annotations.models import Job, JobStatus
 from annotations.services import exporting
-from tests.annotations.exporters.conftest import finished_job
+from tests.annotations.exporters.conftest import finished_job, run_export
 
 
 def test_a_finished_export_states_its_snapshot_scope_and_counts(annotated):
@@ -38,6 +40,43 @@ def test_a_full_disk_fails_the_job_and_keeps_no_file(annotated, monkeypatch, set
 
     monkeypatch.setattr(JsonlExporter, "write", write_then_fill_the_disk)
     monkeypatch.setattr(JsonlExporter, "write_rendered", write_then_fill_the_disk)  # PostgreSQL's path
+    job = finished_job(annotated.project, "jsonl")
+    assert job.status == JobStatus.FAILED
+    assert "disk is full" in job.error and not job.output_file
+    jobs_folder = settings.MEDIA_ROOT / "jobs"
+    assert not jobs_folder.exists() or not any(p.is_file() for p in jobs_folder.rglob("*"))
+
+
+def _write_back_every_byte(monkeypatch: Any) -> None:
+    """Write the file in pieces and start a disk write after each, even in an export this small."""
+    monkeypatch.setattr(exporting, "WRITEBACK_BYTES", 1)
+    monkeypatch.setattr(exporting, "JOINED_ROWS", 1)
+    monkeypatch.setattr(base, "WRITE_BYTES", 1)
+
+
+@pytest.mark.parametrize("format", ["jsonl", "csv"])
+def test_the_file_goes_to_disk_while_it_is_written_and_comes_out_whole(annotated, monkeypatch, format):
+    reference = run_export(annotated.project, format)
+    synced: list[int] = []
+    real_sync = getattr(os, "fdatasync", os.fsync)
+
+    def recording_sync(descriptor: int) -> None:
+        synced.append(descriptor)
+        real_sync(descriptor)
+
+    _write_back_every_byte(monkeypatch)
+    monkeypatch.setattr(os, "fdatasync", recording_sync, raising=False)
+    assert run_export(annotated.project, format) == reference
+    assert synced, "the early writeback ran during the export"
+
+
+def test_a_full_disk_met_by_the_early_writeback_fails_the_job(annotated, monkeypatch, settings):
+    # The kernel reports a failed write once: the final fsync may not see what the background sync saw.
+    def full_disk(descriptor: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    _write_back_every_byte(monkeypatch)
+    monkeypatch.setattr(os, "fdatasync", full_disk, raising=False)
     job = finished_job(annotated.project, "jsonl")
     assert job.status == JobStatus.FAILED
     assert "disk is full" in job.error and not job.output_file
