@@ -48,29 +48,37 @@ MAX_NOTE_LENGTH = 10_000
 # --- snapshots for history -------------------------------------------------------------
 
 
-def span_snapshot(span: Span) -> dict[str, Any]:
+def span_snapshot_of(
+    span_uuid: str, label: str, start: int, end: int, quote: str, attributes: Any, note: str, provenance: Any
+) -> dict[str, Any]:
+    """A span as its history rows record it; the one spelling for every writer (single, bulk, import)."""
     return {
-        "uuid": str(span.uuid),
-        "label": span.label,
-        "start": span.start,
-        "end": span.end,
-        "quote": span.quote,
-        "attributes": span.attributes,
-        "note": span.note,
-        "provenance": span.provenance,
-    }
+        "uuid": span_uuid, "label": label, "start": start, "end": end, "quote": quote,
+        "attributes": attributes, "note": note, "provenance": provenance,
+    }  # fmt: skip
+
+
+def relation_snapshot_of(
+    relation_uuid: str, type_key: str, source_uuid: str, target_uuid: str, attributes: Any, note: str, provenance: Any
+) -> dict[str, Any]:
+    """A relation as its history rows record it (its ends by span uuid)."""
+    return {
+        "uuid": relation_uuid, "type": type_key, "source": source_uuid, "target": target_uuid,
+        "attributes": attributes, "note": note, "provenance": provenance,
+    }  # fmt: skip
+
+
+def span_snapshot(span: Span) -> dict[str, Any]:
+    return span_snapshot_of(
+        str(span.uuid), span.label, span.start, span.end, span.quote, span.attributes, span.note, span.provenance
+    )
 
 
 def relation_snapshot(relation: Relation) -> dict[str, Any]:
-    return {
-        "uuid": str(relation.uuid),
-        "type": relation.type,
-        "source": str(relation.source.uuid),
-        "target": str(relation.target.uuid),
-        "attributes": relation.attributes,
-        "note": relation.note,
-        "provenance": relation.provenance,
-    }
+    return relation_snapshot_of(
+        str(relation.uuid), relation.type, str(relation.source.uuid), str(relation.target.uuid),
+        relation.attributes, relation.note, relation.provenance,
+    )  # fmt: skip
 
 
 # --- the shared steps of every write ---------------------------------------------------

@@ -318,16 +318,12 @@ def _write(
 
     def span_history(row: tuple[Any, ...]) -> tuple[Any, ...]:
         span_uuid, _, label, start, end, quote, attributes, note, provenance, _, _ = row
-        after = {
-            "uuid": span_uuid, "label": label, "start": start, "end": end, "quote": quote,
-            "attributes": attributes, "note": note, "provenance": provenance,
-        }  # fmt: skip
+        after = annotating.span_snapshot_of(span_uuid, label, start, end, quote, attributes, note, provenance)
         return (project_id, set_id, span_type, span_uuid, create, None, after, group, version, None, actor_id, now)
 
     relation_history = [
         (project_id, set_id, relation_type, relation_uuid, create, None,
-         {"uuid": relation_uuid, "type": r.type, "source": str(r.source), "target": str(r.target),
-          "attributes": r.attributes, "note": r.note, "provenance": {}},
+         annotating.relation_snapshot_of(relation_uuid, r.type, str(r.source), str(r.target), r.attributes, r.note, {}),
          group, version, None, actor_id, now)
         for r, relation_uuid in zip(relations, relation_uuids, strict=True)
     ]  # fmt: skip

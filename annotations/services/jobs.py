@@ -65,7 +65,12 @@ from annotations.models import (
     Span,
 )
 from annotations.schema import Schema, SchemaError
-from annotations.services.annotating import MAX_NOTE_LENGTH, _check_offsets
+from annotations.services.annotating import (
+    MAX_NOTE_LENGTH,
+    _check_offsets,
+    relation_snapshot_of,
+    span_snapshot_of,
+)
 from annotations.services.documents import document_fields
 
 BATCH_SIZE = 500
@@ -812,10 +817,7 @@ class _Runner:
                 by_local_id[span[0]] = (span_ids[position], span_uuid)
                 position += 1
                 version += 1
-                after = {
-                    "uuid": span_uuid, "label": span[1], "start": span[2], "end": span[3], "quote": span[4],
-                    "attributes": span[5], "note": span[6], "provenance": span[7],
-                }  # fmt: skip
+                after = span_snapshot_of(span_uuid, *span[1:8])
                 change_rows.append(
                     (project_id, set_id, ChangeObject.SPAN.value, span_uuid, ChangeAction.CREATE.value, None, after,
                      group, version, None, actor_id, now)
@@ -830,10 +832,9 @@ class _Runner:
                 relation_rows.append(
                     (relation_uuid, set_id, type_key, source_id, target_id, attributes, note, provenance, now, now)
                 )
-                after = {
-                    "uuid": relation_uuid, "type": type_key, "source": source_uuid,
-                    "target": target_uuid, "attributes": attributes, "note": note, "provenance": provenance,
-                }  # fmt: skip
+                after = relation_snapshot_of(
+                    relation_uuid, type_key, source_uuid, target_uuid, attributes, note, provenance
+                )
                 change_rows.append(
                     (project_id, set_id, ChangeObject.RELATION.value, relation_uuid, ChangeAction.CREATE.value, None,
                      after, group, version, None, actor_id, now)
@@ -873,10 +874,7 @@ class _Runner:
                     version += 1
                     span_row = (span_uuid, set_id, label, start, end, quote, attributes, note, provenance, now, now)
                     add_span_line(f"{span_id}\t{_span_line(span_row)}")
-                    after = {
-                        "uuid": span_uuid, "label": label, "start": start, "end": end, "quote": quote,
-                        "attributes": attributes, "note": note, "provenance": provenance,
-                    }  # fmt: skip
+                    after = span_snapshot_of(span_uuid, label, start, end, quote, attributes, note, provenance)
                     change_lines.append(
                         _change_line((project_id, set_id, span_type, span_uuid, create, None, after, group, version,
                                       None, actor_id, now))
@@ -892,10 +890,9 @@ class _Runner:
                         _relation_line((relation_uuid, set_id, type_key, source_id, target_id, attributes, note,
                                         provenance, now, now))
                     )  # fmt: skip
-                    after = {
-                        "uuid": relation_uuid, "type": type_key, "source": source_uuid,
-                        "target": target_uuid, "attributes": attributes, "note": note, "provenance": provenance,
-                    }  # fmt: skip
+                    after = relation_snapshot_of(
+                        relation_uuid, type_key, source_uuid, target_uuid, attributes, note, provenance
+                    )
                     change_lines.append(
                         _change_line((project_id, set_id, relation_type, relation_uuid, create, None, after, group,
                                       version, None, actor_id, now))
