@@ -792,115 +792,91 @@ class _Runner:
             return
         set_ids = _insert(_SETS, set_rows)
         self.summary["sets_created"] += len(set_rows)
+        span_count = sum(len(plan.spans) for _, plan, _ in planned)
+        relation_count = sum(len(plan.relations) for _, plan, _ in planned)
+        contents = self._set_contents(planned, set_ids, now)
         if connections[DEFAULT_DB_ALIAS].vendor == "postgresql":
-            self._copy_set_contents(planned, set_ids, now)
-            return
-        span_rows: list[tuple[Any, ...]] = []
-        span_uuids: list[str] = []
+            self._copy_set_contents(contents, _reserve_ids(_SPANS, span_count))
+        else:
+            span_rows: list[tuple[Any, ...]] = []
+            relation_rows: list[tuple[Any, ...]] = []
+            change_rows: list[tuple[Any, ...]] = []
+            for is_span, row, change_row in contents:
+                (span_rows if is_span else relation_rows).append(row)
+                change_rows.append(change_row)
+            span_ids = _insert(_SPANS, span_rows)
+            _insert(_RELATIONS, [_with_span_ids(row, span_ids) for row in relation_rows])
+            _insert(_CHANGES, change_rows)
+        self.summary["spans_created"] += span_count
+        self.summary["relations_created"] += relation_count
+
+    def _set_contents(
+        self, planned: list[tuple[_Pending, _SetPlan, str]], set_ids: list[int], now: datetime.datetime
+    ) -> Iterator[tuple[bool, tuple[Any, ...], tuple[Any, ...]]]:
+        """Each set's span rows then relation rows, in file order: (is a span, row, its history row).
+
+        A relation row names its ends by their position among all the spans yielded
+        (`_with_span_ids` turns positions into ids, once the spans are numbered). The
+        set's version counts up over its spans and relations, as single writes would.
+        """
         # Strings once: each goes into its row and its history snapshot.
         fresh_uuids = iter(_uuid4_strings(sum(len(plan.spans) + len(plan.relations) for _, plan, _ in planned)))
-        for set_id, (_, plan, _) in zip(set_ids, planned, strict=True):
-            for _, label, start, end, quote, attributes, note, provenance in plan.spans:
-                span_uuid = next(fresh_uuids)
-                span_uuids.append(span_uuid)
-                span_rows.append((span_uuid, set_id, label, start, end, quote, attributes, note, provenance, now, now))
-        span_ids = _insert(_SPANS, span_rows)
-        relation_rows: list[tuple[Any, ...]] = []
-        change_rows: list[tuple[Any, ...]] = []
         project_id, actor_id = self.project.pk, self.job.created_by_id
+        span_type, relation_type = ChangeObject.SPAN.value, ChangeObject.RELATION.value
+        create = ChangeAction.CREATE.value
         position = 0
         for set_id, (_, plan, group) in zip(set_ids, planned, strict=True):
             by_local_id: dict[str, tuple[int, str]] = {}
             version = 1
-            for span in plan.spans:
-                span_uuid = span_uuids[position]
-                by_local_id[span[0]] = (span_ids[position], span_uuid)
+            for local_id, label, start, end, quote, attributes, note, provenance in plan.spans:
+                span_uuid = next(fresh_uuids)
+                by_local_id[local_id] = (position, span_uuid)
                 position += 1
                 version += 1
-                after = span_snapshot_of(span_uuid, *span[1:8])
-                change_rows.append(
-                    (project_id, set_id, ChangeObject.SPAN.value, span_uuid, ChangeAction.CREATE.value, None, after,
-                     group, version, None, actor_id, now)
+                after = span_snapshot_of(span_uuid, label, start, end, quote, attributes, note, provenance)
+                yield (
+                    True,
+                    (span_uuid, set_id, label, start, end, quote, attributes, note, provenance, now, now),
+                    (project_id, set_id, span_type, span_uuid, create, None, after, group, version, None, actor_id,
+                     now),
                 )  # fmt: skip
             for type_key, source_local, target_local, attributes, note, provenance in plan.relations:
-                (source_id, source_uuid), (target_id, target_uuid) = (
-                    by_local_id[source_local],
-                    by_local_id[target_local],
-                )
+                (source, source_uuid), (target, target_uuid) = by_local_id[source_local], by_local_id[target_local]
                 relation_uuid = next(fresh_uuids)
                 version += 1
-                relation_rows.append(
-                    (relation_uuid, set_id, type_key, source_id, target_id, attributes, note, provenance, now, now)
-                )
                 after = relation_snapshot_of(
                     relation_uuid, type_key, source_uuid, target_uuid, attributes, note, provenance
                 )
-                change_rows.append(
-                    (project_id, set_id, ChangeObject.RELATION.value, relation_uuid, ChangeAction.CREATE.value, None,
-                     after, group, version, None, actor_id, now)
+                yield (
+                    False,
+                    (relation_uuid, set_id, type_key, source, target, attributes, note, provenance, now, now),
+                    (project_id, set_id, relation_type, relation_uuid, create, None, after, group, version, None,
+                     actor_id, now),
                 )  # fmt: skip
-        _insert(_RELATIONS, relation_rows)
-        _insert(_CHANGES, change_rows)
-        self.summary["spans_created"] += len(span_rows)
-        self.summary["relations_created"] += len(relation_rows)
 
+    @staticmethod
     def _copy_set_contents(
-        self, planned: list[tuple[_Pending, _SetPlan, str]], set_ids: list[int], now: datetime.datetime
+        contents: Iterable[tuple[bool, tuple[Any, ...], tuple[Any, ...]]], span_ids: list[int]
     ) -> None:
-        """_insert_sets' spans, relations and history on PostgreSQL, spelled while the server works.
+        """_insert_sets' rows on PostgreSQL, spelled while the server works.
 
-        The same rows as the portable path, in the same order, but built inside the
+        The same rows as the portable path, in the same order, but spelled inside the
         spans' COPY: every few thousand lines go to the server, which inserts them
-        while the next relations and history lines are spelled here. Built first and
+        while the next relation and history lines are spelled here. Built first and
         sent afterwards, the server sat idle for the Python half of each batch.
         """
-        span_count = sum(len(plan.spans) for _, plan, _ in planned)
-        relation_count = sum(len(plan.relations) for _, plan, _ in planned)
-        span_ids = iter(_reserve_ids(_SPANS, span_count))
-        # Strings once: each goes into its row and its history snapshot.
-        fresh_uuids = iter(_uuid4_strings(span_count + relation_count))
-        project_id, actor_id = self.project.pk, self.job.created_by_id
-        span_type, relation_type = ChangeObject.SPAN.value, ChangeObject.RELATION.value
-        create = ChangeAction.CREATE.value
         relation_lines: list[str] = []
         change_lines: list[str] = []
+        next_span_id = iter(span_ids)
         with _copy_stream(_SPANS, with_ids=True) as add_span_line:
-            for set_id, (_, plan, group) in zip(set_ids, planned, strict=True):
-                by_local_id: dict[str, tuple[int, str]] = {}
-                version = 1
-                for local_id, label, start, end, quote, attributes, note, provenance in plan.spans:
-                    span_id, span_uuid = next(span_ids), next(fresh_uuids)
-                    by_local_id[local_id] = (span_id, span_uuid)
-                    version += 1
-                    span_row = (span_uuid, set_id, label, start, end, quote, attributes, note, provenance, now, now)
-                    add_span_line(f"{span_id}\t{_span_line(span_row)}")
-                    after = span_snapshot_of(span_uuid, label, start, end, quote, attributes, note, provenance)
-                    change_lines.append(
-                        _change_line((project_id, set_id, span_type, span_uuid, create, None, after, group, version,
-                                      None, actor_id, now))
-                    )  # fmt: skip
-                for type_key, source_local, target_local, attributes, note, provenance in plan.relations:
-                    (source_id, source_uuid), (target_id, target_uuid) = (
-                        by_local_id[source_local],
-                        by_local_id[target_local],
-                    )
-                    relation_uuid = next(fresh_uuids)
-                    version += 1
-                    relation_lines.append(
-                        _relation_line((relation_uuid, set_id, type_key, source_id, target_id, attributes, note,
-                                        provenance, now, now))
-                    )  # fmt: skip
-                    after = relation_snapshot_of(
-                        relation_uuid, type_key, source_uuid, target_uuid, attributes, note, provenance
-                    )
-                    change_lines.append(
-                        _change_line((project_id, set_id, relation_type, relation_uuid, create, None, after, group,
-                                      version, None, actor_id, now))
-                    )  # fmt: skip
+            for is_span, row, change_row in contents:
+                if is_span:
+                    add_span_line(f"{next(next_span_id)}\t{_span_line(row)}")
+                else:
+                    relation_lines.append(_relation_line(_with_span_ids(row, span_ids)))
+                change_lines.append(_change_line(change_row))
         _copy_lines(_RELATIONS, relation_lines)
         _copy_lines(_CHANGES, change_lines)
-        self.summary["spans_created"] += span_count
-        self.summary["relations_created"] += relation_count
 
     def _finish(self) -> None:
         now = timezone.now()
@@ -1256,6 +1232,12 @@ def _insert_unnumbered(table: _Table, rows: list[tuple[Any, ...]]) -> None:
         return
     line = _LINE_SPELLERS[table.table][0]
     _copy_lines(table, [line(row) for row in rows])
+
+
+def _with_span_ids(relation_row: tuple[Any, ...], span_ids: list[int]) -> tuple[Any, ...]:
+    """A relation row from `_Runner._set_contents`, its ends' span positions replaced by their ids."""
+    relation_uuid, set_id, type_key, source, target, *rest = relation_row
+    return (relation_uuid, set_id, type_key, span_ids[source], span_ids[target], *rest)
 
 
 def _sequence_name(db: Any, table: _Table) -> str:
