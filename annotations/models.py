@@ -424,6 +424,8 @@ class ChangeAction(models.TextChoices):
     CREATE = "create", "Created"
     UPDATE = "update", "Updated"
     DELETE = "delete", "Deleted"
+    # One row per set that an import brought, its spans and relations in `after` (decision record 0012).
+    IMPORT = "import", "Imported"
 
 
 class ChangeObject(models.TextChoices):
