@@ -7,10 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 import django_filters
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
 from annotations import access
-from annotations.models import AnnotationSet, Change, Document, Project, Relation, Role, SetState, Span
+from annotations.models import AnnotationSet, Change, ChangeAction, Document, Project, Relation, Role, SetState, Span
 
 
 def visible_sets_q(user: Any, project: Project, prefix: str = "") -> Q:
@@ -85,9 +85,15 @@ class RelationFilter(_InSetFilter):
 class ChangeFilter(django_filters.FilterSet):
     document = django_filters.NumberFilter(field_name="annotation_set__document_id")
     annotation_set = django_filters.NumberFilter(field_name="annotation_set_id")
-    object_type = django_filters.ChoiceFilter(choices=[("span", "span"), ("relation", "relation"), ("set", "set")])
+    object_type = django_filters.ChoiceFilter(
+        choices=[("span", "span"), ("relation", "relation"), ("set", "set")], method="filter_object_type"
+    )
     gold = django_filters.BooleanFilter(field_name="annotation_set__is_gold")
 
     class Meta:
         model = Change
         fields = ["document", "annotation_set", "object_type", "gold"]
+
+    def filter_object_type(self, queryset: QuerySet[Change], name: str, value: str) -> QuerySet[Change]:
+        # An import's row stands for its set, spans and relations (annotations/api/feed.py expands it).
+        return queryset.filter(Q(object_type=value) | Q(action=ChangeAction.IMPORT))

@@ -254,7 +254,10 @@ class ChangeSerializer(serializers.Serializer[Any]):
     id = serializers.IntegerField(help_text="Feed position: pass the last one you saw as ?after=.")
     object_type = serializers.ChoiceField(choices=["span", "relation", "set"])
     object_uuid = serializers.UUIDField()
-    action = serializers.ChoiceField(choices=["create", "update", "delete"], help_text="delete = tombstone.")
+    action = serializers.ChoiceField(
+        choices=["create", "update", "delete", "import"],
+        help_text="delete = tombstone; import = a set an import brought (its spans and relations follow as creates).",
+    )
     annotation_set = serializers.IntegerField()
     document = serializers.IntegerField()
     set_version = serializers.IntegerField()

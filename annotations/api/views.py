@@ -795,13 +795,13 @@ class ProjectChangeFeedApi(APIView):
             "created_at", document=F("annotation_set__document_id"),
         )[: page_size + 1])  # fmt: skip
         settled, held_back = feed.settled_prefix(rows, bound)
-        more = not held_back and len(settled) > page_size
-        settled = settled[:page_size]
+        object_type = request.query_params.get("object_type") or None  # valid: the filter checked it
+        page = feed.fill_page(settled, page_size, object_type)
         return Response(
             {
-                "results": [change_dict(row) for row in settled],
-                "next_after": feed.last_id(settled, after),
-                "has_more": more,
+                "results": feed.expand(page, object_type, change_dict),
+                "next_after": feed.last_id(page, after),
+                "has_more": not held_back and len(settled) > len(page),
             }
         )
 

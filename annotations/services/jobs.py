@@ -4,8 +4,8 @@ The Celery task and the `import_documents` command are thin callers of
 `import_job_run`. A run claims the job with one conditional UPDATE, streams
 each file through its importer (pure, under `annotations/importers/`), and
 writes every ~500 records in one transaction: documents, their annotation sets,
-spans and relations, a `Change` (history) row per created span and relation,
-the batch's row errors, and the job's progress and checkpoint. A redelivered
+spans and relations, one `Change` (history) row per created set holding what it
+brought (decision record 0012), the batch's row errors, and the job's progress and checkpoint. A redelivered
 task therefore resumes after the last committed batch, and the unique
 constraints on (project, text hash) and (project, external id) make a repeated
 batch impossible rather than unlikely.
@@ -68,8 +68,6 @@ from annotations.schema import Schema, SchemaError
 from annotations.services.annotating import (
     MAX_NOTE_LENGTH,
     _check_offsets,
-    relation_snapshot_of,
-    span_snapshot_of,
 )
 from annotations.services.documents import document_fields
 
@@ -768,17 +766,18 @@ class _Runner:
         return kept
 
     def _insert_sets(self, created: list[_Pending]) -> None:
-        """Sets, spans, relations and their history (one Change per created span and relation).
+        """Sets, spans, relations and their history: one `import` Change per set (decision record 0012).
 
-        The Change rows make imported work visible to the API's changes feed, like
-        a span drawn by hand: action create, the same snapshot as span_snapshot /
-        relation_snapshot, the job's creator as actor, one group per document.
+        The job's creator is the row's actor. The API's changes feed expands the row
+        into one `create` per span and relation the import wrote, so syncing clients
+        see imported work as they see a span drawn by hand. One history row per span
+        was half of PostgreSQL's time for an import with spans.
         """
         now = timezone.now()
-        planned: list[tuple[_Pending, _SetPlan, str]] = []
+        planned: list[tuple[_Pending, _SetPlan, str, str]] = []
         set_rows: list[tuple[Any, ...]] = []
         for pending in created:
-            group = str(uuid.uuid4())  # spelled once: every history row of the document repeats it
+            group = str(uuid.uuid4())  # one user action: every set of the document shares it
             for plan in pending.sets:
                 set_uuid = uuid.uuid4()
                 submitted_at = now if plan.state in (SetState.SUBMITTED, SetState.ADJUDICATED) else None
@@ -787,77 +786,67 @@ class _Runner:
                     (set_uuid, pending.document_id, plan.annotator_id, plan.is_gold, plan.state, version, now, now,
                      submitted_at, None, None)
                 )  # fmt: skip
-                planned.append((pending, plan, group))
+                planned.append((pending, plan, group, str(set_uuid)))
         if not set_rows:
             return
         set_ids = _insert(_SETS, set_rows)
         self.summary["sets_created"] += len(set_rows)
-        span_count = sum(len(plan.spans) for _, plan, _ in planned)
-        relation_count = sum(len(plan.relations) for _, plan, _ in planned)
+        span_count = sum(len(plan.spans) for _, plan, _, _ in planned)
+        relation_count = sum(len(plan.relations) for _, plan, _, _ in planned)
         contents = self._set_contents(planned, set_ids, now)
         if connections[DEFAULT_DB_ALIAS].vendor == "postgresql":
             self._copy_set_contents(contents, _reserve_ids(_SPANS, span_count))
         else:
-            span_rows: list[tuple[Any, ...]] = []
-            relation_rows: list[tuple[Any, ...]] = []
-            change_rows: list[tuple[Any, ...]] = []
-            for is_span, row, change_row in contents:
-                (span_rows if is_span else relation_rows).append(row)
-                change_rows.append(change_row)
-            span_ids = _insert(_SPANS, span_rows)
-            _insert(_RELATIONS, [_with_span_ids(row, span_ids) for row in relation_rows])
-            _insert(_CHANGES, change_rows)
+            rows: dict[str, list[tuple[Any, ...]]] = {_SPAN_ROW: [], _RELATION_ROW: [], _CHANGE_ROW: []}
+            for kind, row in contents:
+                rows[kind].append(row)
+            span_ids = _insert(_SPANS, rows[_SPAN_ROW])
+            _insert(_RELATIONS, [_with_span_ids(row, span_ids) for row in rows[_RELATION_ROW]])
+            _insert(_CHANGES, rows[_CHANGE_ROW])
         self.summary["spans_created"] += span_count
         self.summary["relations_created"] += relation_count
 
     def _set_contents(
-        self, planned: list[tuple[_Pending, _SetPlan, str]], set_ids: list[int], now: datetime.datetime
-    ) -> Iterator[tuple[bool, tuple[Any, ...], tuple[Any, ...]]]:
-        """Each set's span rows then relation rows, in file order: (is a span, row, its history row).
+        self, planned: list[tuple[_Pending, _SetPlan, str, str]], set_ids: list[int], now: datetime.datetime
+    ) -> Iterator[tuple[str, tuple[Any, ...]]]:
+        """Each set's span rows, its relation rows, then its history row, in file order: (kind, row).
 
         A relation row names its ends by their position among all the spans yielded
         (`_with_span_ids` turns positions into ids, once the spans are numbered). The
-        set's version counts up over its spans and relations, as single writes would.
+        history row records the set as imported (`ChangeAction.IMPORT`): its state, the
+        job and how many spans and relations it brought. The rows themselves are the
+        record of what came in (created at the row's `created_at`); whatever happens to
+        them later has history rows of its own, so nothing is lost (decision record 0012).
         """
-        # Strings once: each goes into its row and its history snapshot.
-        fresh_uuids = iter(_uuid4_strings(sum(len(plan.spans) + len(plan.relations) for _, plan, _ in planned)))
-        project_id, actor_id = self.project.pk, self.job.created_by_id
-        span_type, relation_type = ChangeObject.SPAN.value, ChangeObject.RELATION.value
-        create = ChangeAction.CREATE.value
+        fresh_uuids = iter(_uuid4_strings(sum(len(plan.spans) + len(plan.relations) for _, plan, _, _ in planned)))
+        project_id, actor_id, job_id = self.project.pk, self.job.created_by_id, self.job.pk
+        set_type, imported = ChangeObject.SET.value, ChangeAction.IMPORT.value
         position = 0
-        for set_id, (_, plan, group) in zip(set_ids, planned, strict=True):
-            by_local_id: dict[str, tuple[int, str]] = {}
-            version = 1
+        for set_id, (_, plan, group, set_uuid) in zip(set_ids, planned, strict=True):
+            span_positions: dict[str, int] = {}
             for local_id, label, start, end, quote, attributes, note, provenance in plan.spans:
-                span_uuid = next(fresh_uuids)
-                by_local_id[local_id] = (position, span_uuid)
+                span_positions[local_id] = position
                 position += 1
-                version += 1
-                after = span_snapshot_of(span_uuid, label, start, end, quote, attributes, note, provenance)
                 yield (
-                    True,
-                    (span_uuid, set_id, label, start, end, quote, attributes, note, provenance, now, now),
-                    (project_id, set_id, span_type, span_uuid, create, None, after, group, version, None, actor_id,
-                     now),
-                )  # fmt: skip
-            for type_key, source_local, target_local, attributes, note, provenance in plan.relations:
-                (source, source_uuid), (target, target_uuid) = by_local_id[source_local], by_local_id[target_local]
-                relation_uuid = next(fresh_uuids)
-                version += 1
-                after = relation_snapshot_of(
-                    relation_uuid, type_key, source_uuid, target_uuid, attributes, note, provenance
+                    _SPAN_ROW,
+                    (next(fresh_uuids), set_id, label, start, end, quote, attributes, note, provenance, now, now),
                 )
+            for type_key, source_local, target_local, attributes, note, provenance in plan.relations:
+                source, target = span_positions[source_local], span_positions[target_local]
                 yield (
-                    False,
-                    (relation_uuid, set_id, type_key, source, target, attributes, note, provenance, now, now),
-                    (project_id, set_id, relation_type, relation_uuid, create, None, after, group, version, None,
-                     actor_id, now),
-                )  # fmt: skip
+                    _RELATION_ROW,
+                    (next(fresh_uuids), set_id, type_key, source, target, attributes, note, provenance, now, now),
+                )
+            spans, relations = len(plan.spans), len(plan.relations)
+            after = {"state": plan.state, "job": job_id, "spans": spans, "relations": relations}
+            yield (
+                _CHANGE_ROW,
+                (project_id, set_id, set_type, set_uuid, imported, None, after, group, 1 + spans + relations, None,
+                 actor_id, now),
+            )  # fmt: skip
 
     @staticmethod
-    def _copy_set_contents(
-        contents: Iterable[tuple[bool, tuple[Any, ...], tuple[Any, ...]]], span_ids: list[int]
-    ) -> None:
+    def _copy_set_contents(contents: Iterable[tuple[str, tuple[Any, ...]]], span_ids: list[int]) -> None:
         """_insert_sets' rows on PostgreSQL, spelled while the server works.
 
         The same rows as the portable path, in the same order, but spelled inside the
@@ -869,12 +858,13 @@ class _Runner:
         change_lines: list[str] = []
         next_span_id = iter(span_ids)
         with _copy_stream(_SPANS, with_ids=True) as add_span_line:
-            for is_span, row, change_row in contents:
-                if is_span:
+            for kind, row in contents:
+                if kind is _SPAN_ROW:
                     add_span_line(f"{next(next_span_id)}\t{_span_line(row)}")
-                else:
+                elif kind is _RELATION_ROW:
                     relation_lines.append(_relation_line(_with_span_ids(row, span_ids)))
-                change_lines.append(_change_line(change_row))
+                else:
+                    change_lines.append(_change_line(row))
         _copy_lines(_RELATIONS, relation_lines)
         _copy_lines(_CHANGES, change_lines)
 
@@ -1023,6 +1013,8 @@ _CHANGES = _Table(Change, (
     "set_version", "reverts_id", "actor_id", "created_at",
 ))  # fmt: skip
 _JOB_ROW_ERRORS = _Table(JobRowError, ("job_id", "source_name", "line", "reason"))
+# The kinds of row _Runner._set_contents yields.
+_SPAN_ROW, _RELATION_ROW, _CHANGE_ROW = "span", "relation", "change"
 
 
 # COPY text lines for the tables an import writes by the ten thousand, spelled with one

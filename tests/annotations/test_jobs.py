@@ -13,7 +13,7 @@ from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.urls import reverse
 
-from annotations.exceptions import InvalidInput, NotAllowed
+from annotations.exceptions import InvalidInput, NotAllowed, NothingToUndo
 from annotations.models import (
     AnnotationSet,
     Change,
@@ -26,8 +26,7 @@ from annotations.models import (
     Relation,
     Span,
 )
-from annotations.services import jobs
-from annotations.services.annotating import relation_snapshot, span_snapshot
+from annotations.services import annotating, jobs
 
 ARTICLE = (
     "Scroll Top\n"
@@ -197,29 +196,37 @@ def test_pre_annotated_sets_land_with_spans_relations_and_the_analyst_as_owner(w
     assert job.summary["spans_created"] == 3 and job.summary["relations_created"] == 2
 
 
-def test_imported_spans_and_relations_have_create_history_for_the_changes_feed(world: Any) -> None:
+def test_an_imported_set_has_one_import_history_row_with_its_state_job_and_counts(world: Any) -> None:
     job = run(world, upload("annotated.jsonl", jsonl(annotated_record())))
 
     annotation_set = AnnotationSet.objects.get(document__external_id="grain-1")
-    changes = list(Change.objects.filter(annotation_set=annotation_set).order_by("pk"))
-    claim = Span.objects.get(annotation_set=annotation_set, label="claim")
-    link = Relation.objects.select_related("source", "target").get(annotation_set=annotation_set, type="sources")
-    by_object = {change.object_uuid: change for change in changes}
-    assert len(changes) == 5 and {change.action for change in changes} == {ChangeAction.CREATE}
-    assert by_object[claim.uuid].object_type == ChangeObject.SPAN
-    assert by_object[claim.uuid].after == span_snapshot(claim)
-    assert by_object[link.uuid].after == relation_snapshot(link)
-    assert {change.actor for change in changes} == {world.manager}
-    assert {change.project_id for change in changes} == {world.project.pk}
-    assert len({change.group for change in changes}) == 1, "one document, one undo group"
-    # Versions count up to the set's own, as if each item had been drawn in turn.
-    assert [change.set_version for change in changes] == [2, 3, 4, 5, 6] == [*range(2, annotation_set.version + 1)]
+    (change,) = Change.objects.filter(annotation_set=annotation_set)
+    assert (change.object_type, change.object_uuid, change.action) == (
+        ChangeObject.SET, annotation_set.uuid, ChangeAction.IMPORT
+    )  # fmt: skip
+    assert change.before is None
+    assert change.after == {"state": annotation_set.state, "job": job.pk, "spans": 3, "relations": 2}
+    assert change.actor == world.manager and change.project_id == world.project.pk
+    # The set's version counts its spans and relations, as if each had been drawn in turn.
+    assert change.set_version == annotation_set.version == 6
+    # The feed finds what the import wrote by the row's time (annotations/api/feed.py).
+    assert {span.created_at for span in Span.objects.filter(annotation_set=annotation_set)} == {change.created_at}
+    assert {r.created_at for r in Relation.objects.filter(annotation_set=annotation_set)} == {change.created_at}
     assert job.status == JobStatus.DONE
 
 
-def test_tabs_newlines_backslashes_and_quotes_in_spans_survive_the_copy_and_their_history(world: Any) -> None:
+def test_an_analyst_cannot_undo_an_import_into_their_set(world: Any) -> None:
+    run(world, upload("annotated.jsonl", jsonl(annotated_record())))
+    annotation_set = AnnotationSet.objects.get(document__external_id="grain-1")
+
+    with pytest.raises(NothingToUndo):
+        annotating.change_undo(annotation_set=annotation_set, actor=world.analyst, expected_version=None)
+    assert Span.objects.filter(annotation_set=annotation_set).count() == 3
+
+
+def test_tabs_newlines_backslashes_and_quotes_in_spans_survive_the_copy(world: Any) -> None:
     # Imports spell COPY's text format by hand (jobs._span_line and friends): every
-    # character that format escapes must come back exactly, in the rows and in `after`.
+    # character that format escapes must come back exactly.
     text = 'Minister\t"Ivanov" said:\nC:\\grain\\exports rose \\N percent — «да».\nThe union denied it.'
     claim_start = text.index("C:")
     claim_end = text.index("— «да».") + len("— «да».")
@@ -257,12 +264,6 @@ def test_tabs_newlines_backslashes_and_quotes_in_spans_survive_the_copy_and_thei
     assert spans["claim"].quote == "C:\\grain\\exports rose \\N percent — «да»."
     link = Relation.objects.select_related("source", "target").get(annotation_set=annotation_set, type="sources")
     assert link.note == "a\\b\tc"
-    history = {change.object_uuid: change.after for change in Change.objects.filter(annotation_set=annotation_set)}
-    relations = Relation.objects.filter(annotation_set=annotation_set)
-    assert history == {
-        **{span.uuid: span_snapshot(span) for span in spans.values()},
-        **{relation.uuid: relation_snapshot(relation) for relation in relations},
-    }
 
 
 def test_a_gold_set_lands_as_the_documents_gold(world: Any) -> None:

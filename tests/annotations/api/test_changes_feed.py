@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 
 from annotations.api import feed
-from annotations.models import Span
+from annotations.models import AnnotationSet, Change, Span
 from annotations.services import annotating
 
 pytestmark = pytest.mark.django_db
@@ -166,3 +166,101 @@ def test_on_postgresql_a_change_committed_out_of_order_is_never_skipped(world, a
     sync.pull()
     assert set(sync.spans) == {str(slow_uuid), str(late.uuid)}
     assert sync.seen_ids == sorted(sync.seen_ids)
+
+
+# --- imported work: one history row per set, served as the set's entry and a create per item ---
+
+
+def _import(world: Any, *serials: str) -> None:
+    """Import one JSONL document per serial, each with 3 spans and 2 relations in the analyst's set."""
+    import io
+    import json
+
+    from annotations.services import jobs
+
+    lines = []
+    for serial in serials:
+        text = f"Report {serial}: the ministry said exports rose by 12 percent. The union denied it."
+        claim, counter = text.index("exports rose"), text.index("The union")
+        spans = [
+            {"id": "a", "label": "attribution", "start": 0, "end": text.index(" exports")},
+            {"id": "c", "label": "claim", "start": claim, "end": claim + 26},
+            {"id": "k", "label": "counter-claim", "start": counter, "end": len(text) - 1, "note": "tab\there"},
+        ]
+        relations = [{"type": "sources", "source": "a", "target": "c"},
+                     {"type": "disputes", "source": "k", "target": "c"}]  # fmt: skip
+        record = {"text": text, "metadata": {"external_id": serial},
+                  "sets": [{"annotator": "analyst", "spans": spans, "relations": relations}]}  # fmt: skip
+        lines.append(json.dumps(record) + "\n")
+    job = jobs.import_job_create(project=world.project, files=[jobs.UploadedInput("feed.jsonl", io.BytesIO(
+        "".join(lines).encode()))], format="jsonl", actor=world.manager)  # fmt: skip
+    finished = jobs.import_job_run(job.pk)
+    assert finished is not None and finished.rows_failed == 0
+
+
+def project_state(project: Any) -> dict[str, dict[str, Any]]:
+    spans = Span.objects.filter(annotation_set__document__project=project)
+    return {str(s.uuid): annotating.span_snapshot(s) for s in spans}
+
+
+def test_a_client_pulling_after_an_import_gets_every_imported_span_in_its_current_state(world, api_for):
+    sync = SyncClient(api_for(world.reviewer), world.project.pk)
+    sync.pull()
+    _import(world, "r-1", "r-2")
+    imported = list(Span.objects.filter(annotation_set__document__external_id="r-1").order_by("pk"))
+    # Edited and deleted before the client's next pull: the feed serves the current state, then the changes.
+    annotating.span_update(span=imported[1], actor=world.analyst, expected_version=None, note="checked")
+    annotating.span_delete(span=imported[2], actor=world.analyst, expected_version=None)
+
+    sync.pull()
+
+    assert sync.spans == project_state(world.project)
+    assert len(sync.spans) == 5 and sync.spans[str(imported[1].uuid)]["note"] == "checked"
+    assert str(imported[2].uuid) not in sync.spans
+    assert sync.seen_ids == sorted(sync.seen_ids)
+
+
+def test_an_import_row_is_served_as_its_set_then_a_create_per_span_and_relation(world, api_for):
+    _import(world, "r-1")
+    annotation_set = AnnotationSet.objects.get(document__external_id="r-1")
+    page = api_for(world.manager).get(f"/api/v1/projects/{world.project.pk}/changes/").json()
+
+    results = page["results"]
+    assert [(item["object_type"], item["action"]) for item in results] == [
+        ("set", "import"), ("span", "create"), ("span", "create"), ("span", "create"),
+        ("relation", "create"), ("relation", "create"),
+    ]  # fmt: skip
+    assert results[0]["after"]["spans"] == 3 and results[0]["after"]["relations"] == 2
+    assert {item["id"] for item in results} == {page["next_after"]}, "one feed position for the whole set"
+    assert {item["annotation_set"] for item in results} == {annotation_set.pk}
+    spans = {str(s.uuid): annotating.span_snapshot(s) for s in annotation_set.spans.all()}
+    assert {item["object_uuid"]: item["after"] for item in results[1:4]} == spans
+    links = annotation_set.relations.select_related("source", "target")
+    assert [item["after"] for item in results[4:]] == [annotating.relation_snapshot(r) for r in links.order_by("pk")]
+    assert all(item["before"] is None for item in results[1:])
+
+
+def test_filtering_by_object_type_expands_an_import_into_that_type_only(world, api_for):
+    _import(world, "r-1")
+    client, url = api_for(world.manager), f"/api/v1/projects/{world.project.pk}/changes/"
+
+    def kinds(object_type: str) -> list[tuple[str, str]]:
+        results = client.get(url, {"object_type": object_type}).json()["results"]
+        return [(item["object_type"], item["action"]) for item in results]
+
+    assert kinds("span") == [("span", "create")] * 3
+    assert kinds("relation") == [("relation", "create")] * 2
+    assert kinds("set") == [("set", "import")]
+
+
+def test_a_page_counts_items_and_never_splits_an_imported_set(world, api_for):
+    _import(world, "r-1", "r-2", "r-3")  # six items each: the set, three spans, two relations
+    client, url = api_for(world.manager), f"/api/v1/projects/{world.project.pk}/changes/"
+    rows = list(Change.objects.filter(action="import").order_by("pk").values_list("pk", flat=True))
+
+    first = client.get(url, {"page_size": 7}).json()
+    assert len(first["results"]) == 6 and first["next_after"] == rows[0] and first["has_more"]
+    tiny = client.get(url, {"page_size": 1, "after": rows[0]}).json()
+    assert len(tiny["results"]) == 6 and tiny["next_after"] == rows[1], "a set larger than the page comes whole"
+    rest = client.get(url, {"page_size": 100, "after": rows[1]}).json()
+    assert len(rest["results"]) == 6 and not rest["has_more"]
