@@ -4,15 +4,17 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('annotations', '0005_change_history_without_fk_checks'),
+        ("annotations", "0005_change_history_without_fk_checks"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='change',
-            name='action',
-            field=models.CharField(choices=[('create', 'Created'), ('update', 'Updated'), ('delete', 'Deleted'), ('import', 'Imported')], max_length=10),
+            model_name="change",
+            name="action",
+            field=models.CharField(
+                choices=[("create", "Created"), ("update", "Updated"), ("delete", "Deleted"), ("import", "Imported")],
+                max_length=10,
+            ),
         ),
     ]
