@@ -110,7 +110,8 @@ class ParsedDocument:
     `metadata` always has exactly the keys in `METADATA_KEYS` (values str or
     None; `published` is an ISO date "YYYY-MM-DD"). `raw_source` is the input
     as it came (the file, the HTML, or the record's own bytes for multi-record
-    files). `removed_lines` lists what cleanup dropped, for the job summary.
+    files). `removed_lines` lists what cleanup dropped, for the job summary, and
+    `repeated_lines` those of them it dropped as repeats of an earlier paragraph.
     `line` is the 1-based line where the record starts, None for one-document files.
     """
 
@@ -122,6 +123,7 @@ class ParsedDocument:
     metadata: dict[str, str | None]
     sets: tuple[ParsedSet, ...] = ()
     removed_lines: tuple[str, ...] = ()
+    repeated_lines: tuple[str, ...] = ()
     uuid: str | None = None
 
 

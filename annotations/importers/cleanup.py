@@ -73,6 +73,8 @@ FURNITURE_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
 class Cleaned(NamedTuple):
     text: str
     removed_lines: tuple[str, ...]
+    # Those of removed_lines that repeated an earlier paragraph (the rest are furniture).
+    repeated_lines: tuple[str, ...] = ()
 
 
 def is_furniture(line: str) -> bool:
@@ -89,6 +91,7 @@ def clean_text(text: str) -> Cleaned:
     """
     kept: list[str] = []
     removed: list[str] = []
+    repeated_lines: list[str] = []
     seen: set[str] = set()
     skip_next_blank = False
     for line in text.split("\n"):
@@ -102,6 +105,8 @@ def clean_text(text: str) -> Cleaned:
         repeated = len(stripped) >= MIN_REPEATED_CHARS and stripped in seen
         if repeated or is_furniture(stripped):
             removed.append(stripped)
+            if repeated:
+                repeated_lines.append(stripped)
             # Whatever blank line came before now separates what is around the
             # removed line; a blank after it would double the break.
             skip_next_blank = not kept or not kept[-1].strip()
@@ -110,4 +115,4 @@ def clean_text(text: str) -> Cleaned:
         if len(stripped) >= MIN_REPEATED_CHARS:
             seen.add(stripped)
         kept.append(line)
-    return Cleaned("\n".join(kept).strip("\n"), tuple(removed))
+    return Cleaned("\n".join(kept).strip("\n"), tuple(removed), tuple(repeated_lines))

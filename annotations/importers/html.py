@@ -29,7 +29,7 @@ from annotations.importers.base import (
     ParsedDocument,
     RowError,
 )
-from annotations.importers.cleanup import clean_text
+from annotations.importers.cleanup import Cleaned, clean_text
 from annotations.importers.plain_text import decode_file
 from annotations.text import UndecodableText, normalise_text
 
@@ -70,9 +70,8 @@ class HtmlImporter(ImporterBase):
             yield RowError(source_name, None, "no article text found in the HTML")
             return
         text = normalise_text(body)
-        removed: tuple[str, ...] = ()
-        if options.cleanup:
-            text, removed = clean_text(text)
+        cleaned = clean_text(text) if options.cleanup else Cleaned(text, ())
+        text, removed = cleaned.text, cleaned.removed_lines
         if not text.strip():
             yield RowError(source_name, None, "no article text left after cleanup")
             return
@@ -97,6 +96,7 @@ class HtmlImporter(ImporterBase):
             line=None,
             metadata=metadata,
             removed_lines=removed,
+            repeated_lines=cleaned.repeated_lines,
         )
 
 

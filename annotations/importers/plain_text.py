@@ -21,7 +21,7 @@ from annotations.importers.base import (
     RowError,
     empty_metadata,
 )
-from annotations.importers.cleanup import clean_text
+from annotations.importers.cleanup import Cleaned, clean_text
 from annotations.text import UndecodableText, decode_bytes, normalise_text
 
 
@@ -54,9 +54,8 @@ class PlainTextImporter(ImporterBase):
         except (LimitExceeded, UndecodableText) as error:
             yield RowError(source_name, None, str(error))
             return
-        removed: tuple[str, ...] = ()
-        if options.cleanup:
-            text, removed = clean_text(text)
+        cleaned = clean_text(text) if options.cleanup else Cleaned(text, ())
+        text, removed = cleaned.text, cleaned.removed_lines
         if not text.strip():
             yield RowError(source_name, None, "the file has no text" + (" left after cleanup" if removed else ""))
             return
@@ -68,4 +67,5 @@ class PlainTextImporter(ImporterBase):
             line=None,
             metadata=empty_metadata(),
             removed_lines=removed,
+            repeated_lines=cleaned.repeated_lines,
         )

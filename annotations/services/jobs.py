@@ -352,7 +352,7 @@ class _Batch:
         self.pending: list[_Pending] = []
         self.errors: list[_RowError] = []
         # What cleanup dropped, per record: applied to the summary by whoever commits the batch.
-        self.removed: list[tuple[str, tuple[str, ...]]] = []
+        self.removed: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = []
         self.consumed = 0
         self.failed = 0
 
@@ -573,7 +573,7 @@ class _Runner:
             return
         assert fields is not None
         if parsed.removed_lines:
-            batch.removed.append((parsed.source_name, parsed.removed_lines))
+            batch.removed.append((parsed.source_name, parsed.removed_lines, parsed.repeated_lines))
         batch.pending.append(_Pending(parsed, fields, document_uuid, plans))
 
     def _plan_sets(self, parsed: importer_base.ParsedDocument, text: str, problems: list[str]) -> list[_SetPlan]:
@@ -632,16 +632,24 @@ class _Runner:
         # so the summary stays small enough to rewrite after every batch.
         files: dict[str, Any] = self.summary["files"]
         key = source_name if source_name in files or len(files) < MAX_SUMMARY_FILES else "(other files)"
-        return files.setdefault(key, {"documents": 0, "removed_lines": 0, "removed": []})
+        entry: dict[str, Any] = files.setdefault(key, {"documents": 0, "removed_lines": 0, "removed": []})
+        entry.setdefault("repeated_lines", 0)  # summaries written before repeats were counted lack it
+        entry.setdefault("repeated", [])
+        return entry
 
     def _commit(self, batch: _Batch, file_index: int, records: int) -> None:
-        for source_name, removed_lines in batch.removed:
+        for source_name, removed_lines, repeated_lines in batch.removed:
             file_summary = self._file_summary(source_name)
             file_summary["removed_lines"] += len(removed_lines)
-            # Keep a readable sample of what cleanup dropped, not an unbounded list.
+            file_summary["repeated_lines"] += len(repeated_lines)
+            # Keep a readable sample of what cleanup dropped, not an unbounded list; the
+            # sample's repeats are named too, so the page can say why each line went.
             room = 50 - len(file_summary["removed"])
             if room > 0:
-                file_summary["removed"].extend(line[:200] for line in removed_lines[:room])
+                sample = [line[:200] for line in removed_lines[:room]]
+                file_summary["removed"].extend(sample)
+                repeats = {line[:200] for line in repeated_lines}
+                file_summary["repeated"].extend(line for line in sample if line in repeats)
         with transaction.atomic():
             _relax_commit_durability()
             created = self._insert_documents(batch)

@@ -97,6 +97,22 @@ def test_a_plain_text_file_becomes_one_cleaned_document_and_the_summary_says_wha
     removed = job.summary["files"]["grain.txt"]
     assert removed["removed_lines"] == 4
     assert "Write your comment 15" in removed["removed"]
+    assert removed["repeated_lines"] == 1
+    assert removed["repeated"] == ["Farmers' unions replied that the figure ignores the drought."]
+
+
+def test_the_job_page_says_why_each_removed_line_went(world: Any, client: Any) -> None:
+    job = run(world, upload("grain.txt", ARTICLE))
+    client.force_login(world.manager)
+
+    page = client.get(reverse("annotations:job_detail", args=[job.pk])).content.decode()
+
+    assert "1 repeated" in page
+    assert "<q>Farmers&#x27; unions replied that the figure ignores the drought.</q> " in page
+    repeat_at = page.index("<q>Farmers&#x27; unions replied")
+    assert page.index("repeats an earlier paragraph", repeat_at) < page.index("</li>", repeat_at)
+    furniture_at = page.index("<q>Write your comment 15</q>")
+    assert page.index("site furniture", furniture_at) < page.index("</li>", furniture_at)
 
 
 def test_importing_the_same_file_twice_skips_every_document_as_a_duplicate(world: Any) -> None:

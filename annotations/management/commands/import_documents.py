@@ -83,8 +83,15 @@ class Command(BaseCommand):
         )
         for name, entry in sorted(summary.get("files", {}).items()):
             if entry.get("removed_lines"):
-                self.stdout.write(f"  {name}: cleanup removed {entry['removed_lines']} line(s)")
+                repeated = entry.get("repeated_lines", 0)
+                why = ""
+                if repeated == 1:
+                    why = ", 1 of them a repeated paragraph"
+                elif repeated:
+                    why = f", {repeated} of them repeated paragraphs"
+                self.stdout.write(f"  {name}: cleanup removed {entry['removed_lines']} line(s){why}")
+                repeats = set(entry.get("repeated", []))
                 for line in entry.get("removed", [])[:10]:
-                    self.stdout.write(f"    - {line}")
+                    self.stdout.write(f"    - {line}" + ("  (repeat)" if line in repeats else ""))
         for row in JobRowError.objects.filter(job=job).exclude(reason__startswith=jobs.DUPLICATE_PREFIX)[:100]:
             self.stdout.write(f"  {row.source_name}:{row.line or '-'}: {row.reason}")

@@ -35,6 +35,7 @@ def test_cleanup_removes_furniture_and_the_repeated_headline_and_keeps_the_artic
         "relevant news",
         "Most read",
     )
+    assert cleaned.repeated_lines == ("Opposition rally dispersed in the capital",), "the rest is furniture"
     assert cleaned.text == (
         "Opposition rally dispersed in the capital\n\n"
         "Police detained at least twelve people, the organisers said, calling the arrests «a warning to everyone».\n\n"
@@ -72,4 +73,4 @@ def test_a_long_line_is_never_furniture_whatever_it_says():
 
 def test_cleanup_of_clean_text_changes_nothing():
     text = "Headline\n\nFirst paragraph.\n\nSecond paragraph."
-    assert clean_text(text) == (text, ())
+    assert clean_text(text) == (text, (), ())
