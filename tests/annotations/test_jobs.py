@@ -471,7 +471,8 @@ def test_the_import_documents_command_imports_files_and_prints_a_summary(world: 
     call_command("import_documents", str(world.project.pk), str(path), stdout=out, stderr=io.StringIO())
 
     assert "1 documents created" in out.getvalue()
-    assert "cleanup removed 4 line(s)" in out.getvalue()
+    assert "cleanup removed 4 line(s), 1 of them a repeated paragraph" in out.getvalue()
+    assert "the figure ignores the drought.  (repeat)" in out.getvalue()
     assert Document.objects.filter(project=world.project, raw_source_name="grain.txt").exists()
 
 
