@@ -303,7 +303,7 @@ def _write(
     here, already spelled: nothing in the request can name them.
     """
     annotating._bump_version(locked)
-    fresh = iter(jobs._uuid4_strings(sum(s.uuid is None for s in spans) + sum(r.uuid is None for r in relations)))
+    fresh = iter(jobs._uuid7_strings(sum(s.uuid is None for s in spans) + sum(r.uuid is None for r in relations)))
     span_uuids = [next(fresh) if s.uuid is None else str(s.uuid) for s in spans]
     relation_uuids = [next(fresh) if r.uuid is None else str(r.uuid) for r in relations]
     set_id, project_id, version = locked.pk, locked.document.project_id, locked.version

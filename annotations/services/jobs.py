@@ -25,6 +25,7 @@ import json
 import os
 import queue
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -826,7 +827,7 @@ class _Runner:
         record of what came in (created at the row's `created_at`); whatever happens to
         them later has history rows of its own, so nothing is lost (decision record 0012).
         """
-        fresh_uuids = iter(_uuid4_strings(sum(len(plan.spans) + len(plan.relations) for _, plan, _, _ in planned)))
+        fresh_uuids = iter(_uuid7_strings(sum(len(plan.spans) + len(plan.relations) for _, plan, _, _ in planned)))
         project_id, actor_id, job_id = self.project.pk, self.job.created_by_id, self.job.pk
         set_type, imported = ChangeObject.SET.value, ChangeAction.IMPORT.value
         position = 0
@@ -884,15 +885,23 @@ class _Runner:
         self.job.refresh_from_db()
 
 
-def _uuid4_strings(count: int) -> list[str]:
-    """`count` random (version 4) UUIDs in their canonical spelling, from one read of os.urandom.
+def _uuid7_strings(count: int) -> list[str]:
+    """`count` time-ordered (version 7, RFC 9562) UUIDs in their canonical spelling, from one read of os.urandom.
 
-    The same randomness and bits as uuid.uuid4(); calling that and str() once per
-    span and relation was a tenth of the CPU of an import with spans.
+    The first 48 bits are the Unix time in milliseconds, the other 74 outside the
+    version and variant bits are random, so uniqueness is as good as uuid4's for
+    rows made in the same millisecond. New keys land at the right edge of the uuid
+    indexes instead of on random pages: once a project's span index outgrows the
+    database's cache, random keys made every insert read a cold page (decision
+    record 0012: 2,008 → 2,500 imported documents/s at 5 million spans). Building
+    them here rather than with uuid.UUID() and str() once per row keeps this a
+    small part of an import's CPU. The time they show is the row's created_at anyway.
     """
     raw = bytearray(os.urandom(16 * count))
-    raw[6::16] = bytes(byte & 0x0F | 0x40 for byte in raw[6::16])  # version 4
-    raw[8::16] = bytes(byte & 0x3F | 0x80 for byte in raw[8::16])  # RFC 4122 variant
+    for position, byte in enumerate((time.time_ns() // 1_000_000).to_bytes(6, "big")):
+        raw[position::16] = bytes((byte,)) * count
+    raw[6::16] = bytes(byte & 0x0F | 0x70 for byte in raw[6::16])  # version 7
+    raw[8::16] = bytes(byte & 0x3F | 0x80 for byte in raw[8::16])  # RFC 4122 / 9562 variant
     digits = raw.hex()
     return [
         f"{digits[i : i + 8]}-{digits[i + 8 : i + 12]}-{digits[i + 12 : i + 16]}-{digits[i + 16 : i + 20]}-"

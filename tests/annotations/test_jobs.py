@@ -486,10 +486,20 @@ def test_the_import_task_is_a_django_task_acknowledged_only_after_it_ran() -> No
     assert run_import_job.reject_on_worker_lost is True
 
 
-def test_bulk_uuids_are_distinct_version_4_uuids_in_canonical_spelling() -> None:
-    spelled = jobs._uuid4_strings(2000)
+def test_bulk_uuids_are_distinct_time_ordered_version_7_uuids_in_canonical_spelling() -> None:
+    import time
+
+    before = time.time_ns() // 1_000_000
+    spelled = jobs._uuid7_strings(2000)
+    after = time.time_ns() // 1_000_000
     parsed = [uuid.UUID(value) for value in spelled]
     assert len(set(spelled)) == 2000
-    assert all(value.version == 4 and value.variant == uuid.RFC_4122 for value in parsed)
+    assert all(value.version == 7 and value.variant == uuid.RFC_4122 for value in parsed)
     assert [str(value) for value in parsed] == spelled
-    assert jobs._uuid4_strings(0) == []
+    # RFC 9562: the top 48 bits are the Unix time in milliseconds, so later batches sort after earlier ones.
+    assert all(before <= value.int >> 80 <= after for value in parsed)
+    time.sleep(0.002)
+    assert min(jobs._uuid7_strings(100)) > max(spelled)
+    # The rest is random: no two of a batch share their last 62 bits.
+    assert len({value.int & (2**62 - 1) for value in parsed}) == 2000
+    assert jobs._uuid7_strings(0) == []
