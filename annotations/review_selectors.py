@@ -114,6 +114,7 @@ def review_queue(*, project: Project, user: Any, label: str = "", analyst: str =
             ready.append(doc_sets)
     analyst_sets = [s for doc_sets in ready for s in doc_sets if not s.is_gold]
     units = _units_by_document(analyst_sets, keys=False, attributes=False)
+    states = reviewing.review_states_load(documents=[doc_sets[0].document for doc_sets in ready])
     rows = []
     for doc_sets in ready:
         document = doc_sets[0].document
@@ -122,7 +123,7 @@ def review_queue(*, project: Project, user: Any, label: str = "", analyst: str =
         summary = document_agreement(
             units.get(document.pk, []), [], len(document.text), annotators=[str(s.annotator_id) for s in analysts]
         )
-        state = reviewing.review_state_load(document=document)
+        state = states[document.pk]
         open_points = [p for p in state.span_points if state.span_status(p) == "open"]
         if label and not any(p.label == label for p in open_points):
             continue

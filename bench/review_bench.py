@@ -4,6 +4,7 @@
    the dashboard computes it: load the submitted sets' spans from the database,
    then `project_agreement` (target ≤ 5 s). Printed separately: the database read
    and the pure computation, and the whole dashboard selector.
+   The review queue over the same project (every document ready): time and queries.
 2. The adjudication page's server render time for one document with 3 × 200
    spans (target ≤ 200 ms), through Django's test client (no network), after
    the gold set was built, so the page shows decided and open points.
@@ -36,6 +37,7 @@ from django.contrib.auth import get_user_model  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test import Client, override_settings  # noqa: E402
+from django.test.utils import CaptureQueriesContext  # noqa: E402
 from django.urls import reverse  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
@@ -207,6 +209,18 @@ def main() -> None:
     print(
         f"  of which: spans read from the database {read:.2f} s (CPU {read_cpu:.2f} s), "
         f"pure project_agreement {pure:.2f} s (CPU {_last_cpu():.2f} s)"
+    )
+
+    # The review queue over the same project: every document is ready (all sets submitted).
+    def queue() -> object:
+        return review_selectors.review_queue(project=project, user=manager)
+
+    with CaptureQueriesContext(connection) as queries:
+        rows = queue()
+    figure = _median(queue)
+    print(
+        f"  review queue: {len(rows)} ready documents, median {figure:.2f} s (CPU {_last_cpu():.2f} s), "
+        f"{len(queries)} queries"
     )
 
     # --- 2. the adjudication page --------------------------------------------------------------------

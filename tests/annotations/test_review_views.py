@@ -217,3 +217,50 @@ def test_the_dashboard_shows_attribute_agreement_with_counts_beside_each_coeffic
     )
     pairs = body.split('id="pair-attribute-agreement"')[1].split("</table>")[0]
     assert 'analyst × analyst2</td><td>check_worthy</td><td class="num">0.000</td>' in pairs
+
+
+def _another_ready_document(world, title: str):
+    from annotations.services import projects
+
+    document = DocumentFactory(project=world.project, title=title)
+    for analyst, phrase in ((world.analyst, "taxes will fall next year"), (world.other_analyst, "taxes will fall")):
+        annotation_set = projects.annotation_set_assign(document=document, annotator=analyst, actor=world.manager)
+        mark(annotation_set, phrase)
+        submit(annotation_set)
+    return document
+
+
+def test_review_states_load_gives_each_document_the_state_it_has_alone(ready):
+    second = _another_ready_document(ready, "Second ready article")
+    reviewing.gold_build(document=ready.document, actor=ready.reviewer)
+
+    together = reviewing.review_states_load(documents=[ready.document, second])
+
+    for document in (ready.document, second):
+        alone, batched = reviewing.review_state_load(document=document), together[document.pk]
+        assert batched.span_points == alone.span_points and batched.relation_points == alone.relation_points
+        assert [s.pk for s in batched.submitted] == [s.pk for s in alone.submitted]
+        assert [s.pk for s in batched.pending] == [s.pk for s in alone.pending]
+        assert (batched.gold and batched.gold.pk) == (alone.gold and alone.gold.pk)
+        assert [s.pk for s in batched.gold_spans] == [s.pk for s in alone.gold_spans]
+        assert batched.decisions.keys() == alone.decisions.keys()
+        assert (batched.names, batched.open_count, batched.rule) == (alone.names, alone.open_count, alone.rule)
+    assert together[ready.document.pk].gold_spans, "the build put gold spans on the first document only"
+    assert not together[second.pk].gold_spans
+
+
+def test_the_review_queue_asks_the_same_number_of_queries_for_three_documents_as_for_one(ready, client_for):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = client_for(ready.reviewer)
+    url = reverse("annotations:review_queue", args=[ready.project.pk])
+    client.get(url)  # sessions and caches warm
+    with CaptureQueriesContext(connection) as one:
+        assert client.get(url).status_code == 200
+    _another_ready_document(ready, "Second ready article")
+    _another_ready_document(ready, "Third ready article")
+    with CaptureQueriesContext(connection) as three:
+        body = client.get(url).content.decode()
+    assert "Second ready article" in body and "Third ready article" in body
+    assert len(three) == len(one), [q["sql"][:120] for q in three.captured_queries]
