@@ -76,3 +76,9 @@ def launch_chromium() -> Iterator[Any]:
             yield CspWatchedBrowser(instance)
         finally:
             instance.close()
+            # While Playwright's loop runs, asgiref keeps Django's connections per context, so the
+            # test's ORM calls opened a connection of their own; left open, it kept PostgreSQL from
+            # dropping the test database at the end of the run ("being accessed by other users").
+            from django.db import connections
+
+            connections.close_all()
