@@ -4,9 +4,10 @@ The Celery task and the `import_documents` command are thin callers of
 `import_job_run`. A run claims the job with one conditional UPDATE, streams
 each file through its importer (pure, under `annotations/importers/`), and
 writes every ~500 records in one transaction: documents, their annotation sets,
-spans and relations, one `Change` (history) row per created set holding what it
-brought (decision record 0012), the batch's row errors, and the job's progress and checkpoint. A redelivered
-task therefore resumes after the last committed batch, and the unique
+spans and relations, one `Change` (history) row per created set saying what it
+brought (decision record 0012), the batch's row errors, and the job's progress
+and checkpoint. A redelivered task therefore resumes after the last committed
+batch, and the unique
 constraints on (project, text hash) and (project, external id) make a repeated
 batch impossible rather than unlikely.
 
