@@ -7,9 +7,8 @@ writes every ~500 records in one transaction: documents, their annotation sets,
 spans and relations, one `Change` (history) row per created set saying what it
 brought (decision record 0012), the batch's row errors, and the job's progress
 and checkpoint. A redelivered task therefore resumes after the last committed
-batch, and the unique
-constraints on (project, text hash) and (project, external id) make a repeated
-batch impossible rather than unlikely.
+batch, and the unique constraints on (project, text hash) and (project,
+external id) make a repeated batch impossible rather than unlikely.
 
 Speed (bench/import_bench.py): rows are plain tuples written with COPY in its
 text format (`_insert`), never model instances; on PostgreSQL a second thread
